@@ -1,0 +1,117 @@
+"""The `raw_shopify` tables: one definition, used by the loader, the tests and (as sources) by dbt.
+
+See docs/contracts.md. Every table keeps the whole source record as JSONB beside a few typed columns, plus the
+bookkeeping columns that make a load idempotent per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RAW_SCHEMA = "raw_shopify"
+
+BOOKKEEPING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_run_id", "text not null"),
+    ("_source", "text not null"),
+    ("_loaded_at", "timestamptz not null default now()"),
+    ("_record", "jsonb not null"),
+)
+
+
+@dataclass(frozen=True)
+class RawTable:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, SQL type) of the typed columns, in COPY order
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{RAW_SCHEMA}.{self.name}"
+
+    @property
+    def typed_column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def create_sql(self) -> str:
+        cols = [f"{name} {sql_type}" for name, sql_type in self.columns + BOOKKEEPING_COLUMNS]
+        return (
+            f"create table if not exists {self.qualified_name} (\n    " + ",\n    ".join(cols) + "\n);\n"
+            f"create index if not exists {self.name}_run_idx on {self.qualified_name} (_run_id);\n"
+            f"create index if not exists {self.name}_id_idx on {self.qualified_name} (id);"
+        )
+
+
+_TS = "timestamptz"
+_MONEY = "numeric(14,2)"
+
+PRODUCTS = RawTable(
+    "products",
+    (
+        ("id", "text not null"),
+        ("handle", "text"),
+        ("title", "text"),
+        ("product_type", "text"),
+        ("vendor", "text"),
+        ("status", "text"),
+        ("created_at", _TS),
+        ("updated_at", _TS),
+    ),
+)
+PRODUCT_VARIANTS = RawTable(
+    "product_variants",
+    (
+        ("id", "text not null"),
+        ("product_id", "text"),
+        ("sku", "text"),
+        ("title", "text"),
+        ("price", _MONEY),
+        ("created_at", _TS),
+        ("updated_at", _TS),
+    ),
+)
+CUSTOMERS = RawTable(
+    "customers",
+    (
+        ("id", "text not null"),
+        ("email", "text"),
+        ("created_at", _TS),
+        ("updated_at", _TS),
+    ),
+)
+ORDERS = RawTable(
+    "orders",
+    (
+        ("id", "text not null"),
+        ("name", "text"),
+        ("customer_id", "text"),
+        ("email", "text"),
+        ("created_at", _TS),
+        ("processed_at", _TS),
+        ("updated_at", _TS),
+        ("cancelled_at", _TS),
+        ("financial_status", "text"),
+        ("currency_code", "text"),
+        ("total_price", _MONEY),
+    ),
+)
+ORDER_LINE_ITEMS = RawTable(
+    "order_line_items",
+    (
+        ("id", "text not null"),
+        ("order_id", "text"),
+        ("product_id", "text"),
+        ("variant_id", "text"),
+        ("sku", "text"),
+        ("title", "text"),
+        ("quantity", "integer"),
+        ("unit_price", _MONEY),
+    ),
+)
+
+RAW_TABLES: dict[str, RawTable] = {
+    t.name: t for t in (PRODUCTS, PRODUCT_VARIANTS, CUSTOMERS, ORDERS, ORDER_LINE_ITEMS)
+}
+
+
+def create_raw_schema_sql() -> str:
+    """Idempotent DDL for the whole raw schema."""
+    return f"create schema if not exists {RAW_SCHEMA};\n" + "\n".join(t.create_sql() for t in RAW_TABLES.values())
