@@ -112,6 +112,26 @@ RAW_TABLES: dict[str, RawTable] = {
 }
 
 
+QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine"
+
+QUARANTINE_SQL = f"""
+create table if not exists {QUARANTINE_TABLE} (
+    run_id text not null,
+    source_file text not null,
+    line_no integer not null,
+    resource text not null,
+    reason text not null,
+    raw_line text not null,
+    quarantined_at timestamptz not null default now()
+);
+create index if not exists _quarantine_run_idx on {QUARANTINE_TABLE} (run_id);
+"""
+
+
 def create_raw_schema_sql() -> str:
-    """Idempotent DDL for the whole raw schema."""
-    return f"create schema if not exists {RAW_SCHEMA};\n" + "\n".join(t.create_sql() for t in RAW_TABLES.values())
+    """Idempotent DDL for the whole raw schema, quarantine included."""
+    return (
+        f"create schema if not exists {RAW_SCHEMA};\n"
+        + "\n".join(t.create_sql() for t in RAW_TABLES.values())
+        + QUARANTINE_SQL
+    )

@@ -1,0 +1,64 @@
+-- The feature table must account for exactly the eligible lines of fct_order_lines: lines of non-cancelled orders
+-- with a customer and a product. Returns one row per measure that disagrees (units, orders, revenue, pairs).
+
+with
+
+eligible_lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+
+    where not is_cancelled
+        and customer_id is not null
+        and product_id is not null
+
+),
+
+from_lines as (
+
+    select
+        coalesce(sum(quantity), 0) as quantity,
+        count(distinct (customer_id, product_id, order_id)) as n_orders,
+        coalesce(sum(line_revenue), 0) as revenue,
+        count(distinct (customer_id, product_id)) as n_pairs
+
+    from eligible_lines
+
+),
+
+from_interactions as (
+
+    select
+        coalesce(sum(quantity), 0) as quantity,
+        coalesce(sum(n_orders), 0) as n_orders,
+        coalesce(sum(revenue), 0) as revenue,
+        count(*) as n_pairs
+
+    from {{ ref('fct_customer_product_interactions') }}
+
+),
+
+comparison as (
+
+    select 'quantity' as measure, from_lines.quantity as in_order_lines, from_interactions.quantity as in_interactions
+    from from_lines cross join from_interactions
+
+    union all
+
+    select 'n_orders', from_lines.n_orders, from_interactions.n_orders
+    from from_lines cross join from_interactions
+
+    union all
+
+    select 'revenue', from_lines.revenue, from_interactions.revenue
+    from from_lines cross join from_interactions
+
+    union all
+
+    select 'n_pairs', from_lines.n_pairs, from_interactions.n_pairs
+    from from_lines cross join from_interactions
+
+)
+
+select * from comparison
+
+where in_order_lines is distinct from in_interactions
