@@ -48,6 +48,9 @@ def collect_summary(settings: Settings, runs: dict[str, dict]) -> dict:
         cols = [d.name for d in cur.description]
         row = cur.fetchone()
         summary["drift"] = {k: v for k, v in zip(cols, row, strict=True)} if row else None
+        if row and "/drift/" in (summary["drift"].get("html_path") or ""):
+            summary["drift"]["report_url"] = (env["STORELOOP_REPORTS_BASE_URL"] + "/drift/"
+                                              + summary["drift"]["html_path"].split("/drift/", 1)[1])
     summary["model"] = champion_summary(env["MLFLOW_TRACKING_URI"], settings["STORELOOP_MODEL_NAME"])
     stats = _get_json(f"http://127.0.0.1:{settings.port('shopify')}/_sandbox/stats")
     summary["store_metafields"] = stats.get("metafields")

@@ -7,7 +7,6 @@ lines_in == rows_loaded + rows_quarantined, always.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -47,8 +46,12 @@ def ensure_raw_schema(conn) -> None:
     conn.commit()
 
 
-def _csv_writer(buffer) -> csv.writer:
-    return csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text_line(values: tuple) -> str:
+    """One line of COPY's text format: tab-separated, \\N for NULL, backslash escapes (exact for any string)."""
+    return "\t".join("\\N" if v is None else str(v).translate(_ESCAPES) for v in values) + "\n"
 
 
 def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str = "api_bulk",
@@ -58,7 +61,6 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
     tables = RESOURCE_TABLES[resource]
     report = LoadReport(resource, source_name or str(path))
     buffers = {t: tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", newline="") for t in tables}
-    writers = {t: _csv_writer(b) for t, b in buffers.items()}
     quarantine: list[tuple] = []
     counts = dict.fromkeys(tables, 0)
     ensure_raw_schema(conn)
@@ -73,7 +75,7 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
             except MalformedRecord as exc:
                 quarantine.append((run_id, report.source_file, line_no, resource, str(exc), line[:100_000]))
                 continue
-            writers[table].writerow((*row, run_id, source, json.dumps(record, separators=(",", ":"))))
+            buffers[table].write(copy_text_line((*row, run_id, source, json.dumps(record, separators=(",", ":")))))
             counts[table] += 1
             if progress_every and report.lines_in % progress_every == 0:
                 log.info("%s: %d lines read", report.source_file, report.lines_in)
@@ -87,7 +89,7 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
                 cur.execute(f"delete from {raw.qualified_name} where _run_id = %s", (run_id,))
                 buffers[table].seek(0)
                 columns = ", ".join([*raw.typed_column_names, "_run_id", "_source", "_record"])
-                cur.copy_expert(f"copy {raw.qualified_name} ({columns}) from stdin with (format csv)", buffers[table])
+                cur.copy_expert(f"copy {raw.qualified_name} ({columns}) from stdin with (format text)", buffers[table])
             cur.execute(f"delete from {QUARANTINE_TABLE} where run_id = %s and resource = %s", (run_id, resource))
             if quarantine:
                 cur.executemany(
@@ -96,7 +98,7 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
                     quarantine,
                 )
         conn.commit()
-    except Exception:
+    except BaseException:  # an interrupted load must leave nothing behind
         conn.rollback()
         raise
     finally:

@@ -1,0 +1,122 @@
+"""recommender_train / recommender_score task bodies: warehouse ↔ recsys library ↔ MLflow ↔ Shopify."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+from storeloop.orchestration import connections
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "storeloop_recommender"
+
+
+def model_name() -> str:
+    return os.environ.get("STORELOOP_MODEL_NAME", "storeloop_recommender")
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise RuntimeError("MLFLOW_TRACKING_URI is not set: set it in .env to your MLflow tracking server.")
+    return uri
+
+
+def code_version() -> str:
+    """The git commit the code runs from (plus '-dirty' when it has uncommitted changes), else 'unknown'."""
+    root = Path(__file__).resolve().parents[3]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("STORELOOP_CODE_VERSION", "unknown")
+
+
+def train(run_id: str) -> dict:
+    from storeloop.recsys.data import load_order_lines
+    from storeloop.recsys.training import train_and_register
+
+    conn = connections.warehouse().connect()
+    try:
+        order_lines = load_order_lines(conn)
+    finally:
+        conn.close()
+    log.info("training on %d order lines from marts.fct_order_lines", len(order_lines))
+    result = train_and_register(
+        order_lines,
+        tracking_uri=tracking_uri(),
+        experiment_name=EXPERIMENT,
+        model_name=model_name(),
+        data_snapshot={"source": "marts.fct_order_lines", "airflow_run_id": run_id},
+        code_version=code_version(),
+        artifact_location=os.environ.get("MLFLOW_ARTIFACTS_DIR"),
+    )
+    for name, metrics in result.metrics.items():
+        log.info("%-12s %s", name, {k: round(v, 4) for k, v in metrics.items()})
+    log.info("champion: version %s (%s): %s", result.champion_version, result.champion_candidate,
+             result.promotion_reason)
+    return {
+        "model_name": model_name(),
+        "model_version": int(result.champion_version),
+        "champion_candidate": result.champion_candidate,
+        "promotion_reason": result.promotion_reason,
+        "personalised_beat_baseline": bool(result.personalised_beat_baseline),
+        "metrics": {name: {k: float(v) for k, v in m.items()} for name, m in result.metrics.items()},
+        "run_ids": result.run_ids,
+    }
+
+
+def score(run_id: str, k: int = 10) -> dict:
+    from storeloop.recsys.data import load_order_lines
+    from storeloop.recsys.scoring import score_customers, write_customer_recommendations
+    from storeloop.recsys.training import load_champion
+
+    model, version = load_champion(tracking_uri(), model_name())
+    conn = connections.warehouse().connect()
+    try:
+        order_lines = load_order_lines(conn)
+        recs = score_customers(model, order_lines, k=k)
+        written = write_customer_recommendations(conn, recs, model_version=version, run_id=run_id)
+    finally:
+        conn.close()
+    log.info("model v%s scored %d customers: %d rows in ml.customer_recommendations", version,
+             recs["customer_id"].nunique(), written)
+    return {"model_version": int(version), "customers_scored": int(recs["customer_id"].nunique()),
+            "recommendation_rows": int(written)}
+
+
+def publish_related_products(model_version: int, k: int = 5) -> dict:
+    """Write each product's related products to the store as a `storeloop.related_products` metafield."""
+    from storeloop.publish.metafields import chunk_metafields, related_products_metafields
+    from storeloop.recsys.training import load_champion
+    from storeloop.shopify.client import ShopifyClient
+    from storeloop.shopify.documents import load_document
+    from storeloop.shopify.errors import ShopifyUserError
+
+    model, version = load_champion(tracking_uri(), model_name())
+    if int(version) != int(model_version):
+        log.warning("champion moved from v%s to v%s since scoring; publishing v%s", model_version, version, version)
+    related = model.unwrap_python_model().related_products(k)
+    inputs = related_products_metafields(related)
+    client = ShopifyClient(connections.shopify())
+    document = load_document("metafields_set")
+    written = 0
+    batches = chunk_metafields(inputs)
+    for i, batch in enumerate(batches, start=1):
+        payload = client.execute(document, {"metafields": batch})["metafieldsSet"]
+        if payload.get("userErrors"):
+            raise ShopifyUserError(
+                f"metafieldsSet batch {i}/{len(batches)} was refused: "
+                + "; ".join(f"{e.get('field')}: {e['message']}" for e in payload["userErrors"][:5]),
+                payload["userErrors"],
+            )
+        written += len(payload.get("metafields") or [])
+        if i % 20 == 0 or i == len(batches):
+            log.info("metafields: %d/%d batches, %d written", i, len(batches), written)
+    return {"metafields_written": written, "metafield_requests": len(batches), "published_model_version": int(version)}

@@ -1,0 +1,80 @@
+"""recommender_monitor task bodies: Evidently drift report → reports store + monitoring.drift_reports → Slack."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from storeloop.orchestration import connections
+from storeloop.orchestration.landing import run_partition
+
+log = logging.getLogger(__name__)
+
+
+def _publish_report(local_dir: Path, run_id: str) -> tuple[str, str]:
+    """Copy the report files to STORELOOP_REPORTS_URL/drift/run=<id>/; returns (stored folder, browsable URL)."""
+    from airflow.sdk import ObjectStoragePath
+
+    base = os.environ.get("STORELOOP_REPORTS_URL")
+    if not base:
+        raise RuntimeError("STORELOOP_REPORTS_URL is not set: set it to file:///abs/path or s3://bucket/prefix.")
+    part = f"drift/{run_partition(run_id)}"
+    dest = ObjectStoragePath(base) / part
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in local_dir.iterdir():
+        with open(f, "rb") as src, (dest / f.name).open("wb") as out:
+            shutil.copyfileobj(src, out)
+    browse_base = os.environ.get("STORELOOP_REPORTS_BASE_URL")
+    url = f"{browse_base.rstrip('/')}/{part}/drift_report.html" if browse_base else str(dest / "drift_report.html")
+    return str(dest), url
+
+
+def _champion_version() -> int | None:
+    from mlflow.tracking import MlflowClient
+
+    from storeloop.orchestration.ml import model_name, tracking_uri
+
+    try:
+        return int(MlflowClient(tracking_uri()).get_model_version_by_alias(model_name(), "champion").version)
+    except Exception as exc:  # monitoring still reports drift when no model is registered yet
+        log.warning("no champion found: %s", exc)
+        return None
+
+
+def drift_report(run_id: str) -> dict:
+    from storeloop.monitoring.alerts import render_drift_message, write_drift_result
+    from storeloop.monitoring.drift import build_drift_frames, run_drift_report
+    from storeloop.recsys.data import load_order_lines, load_products
+
+    version = _champion_version()
+    conn = connections.warehouse().connect()
+    try:
+        order_lines, products = load_order_lines(conn), load_products(conn)
+        reference, current = build_drift_frames(order_lines, products)
+        log.info("drift: reference %d rows, current %d rows", len(reference), len(current))
+        with tempfile.TemporaryDirectory(prefix="storeloop-drift-") as tmp:
+            summary = run_drift_report(reference, current, tmp)
+            stored, url = _publish_report(Path(tmp), run_id)
+        summary = dataclasses.replace(summary, html_path=f"{stored}/drift_report.html",
+                                      json_path=f"{stored}/drift_report.json")
+        write_drift_result(conn, summary, run_id, model_version=version)
+    finally:
+        conn.close()
+    log.info("dataset drift: %s (%d columns drifted: %s); report: %s", summary.dataset_drift,
+             summary.drifted_columns, summary.drifted_column_names, url)
+    return {"dataset_drift": bool(summary.dataset_drift), "drifted_columns": int(summary.drifted_columns),
+            "drifted_column_names": summary.drifted_column_names, "share": float(summary.share),
+            "report_url": url, "model_version": version,
+            "slack_text": render_drift_message(summary, version, url)}
+
+
+def post_summary(drift: dict) -> dict:
+    client = connections.slack_client()
+    channel = connections.slack_channel()
+    resp = client.chat_postMessage(channel=channel, text=drift["slack_text"])
+    log.info("posted the drift summary to %s (ts %s)", channel, resp.get("ts"))
+    return {"channel": channel, "ts": resp.get("ts")}
