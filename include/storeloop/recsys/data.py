@@ -1,0 +1,52 @@
+"""Reading the recommender's inputs from the dbt marts (docs/contracts.md, 'dbt outputs')."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from storeloop.recsys.db import Connection, connection, copy_query_to_frame
+
+ORDER_LINES_QUERY = """
+select order_line_id, order_id, customer_id, product_id, quantity, unit_price, line_revenue, ordered_at
+from marts.fct_order_lines
+where is_cancelled is not true
+order by ordered_at, order_line_id
+"""
+
+PRODUCTS_QUERY = """
+select product_id, handle, title, product_type, vendor, status, price, created_at
+from marts.dim_products
+order by product_id
+"""
+
+_ID_COLUMNS = {"order_line_id": "string", "order_id": "string", "customer_id": "string", "product_id": "string"}
+
+
+def load_order_lines(conn: Connection | str) -> pd.DataFrame:
+    """Non-cancelled lines of `marts.fct_order_lines`; `ordered_at` as tz-aware UTC, money as float.
+
+    Lines without a customer (guest checkouts) or product (custom items) are kept; the models drop them.
+    """
+    with connection(conn) as c:
+        df = copy_query_to_frame(c, ORDER_LINES_QUERY, dtype=_ID_COLUMNS)
+    df["ordered_at"] = pd.to_datetime(df["ordered_at"], utc=True, format="ISO8601")
+    df[["unit_price", "line_revenue"]] = df[["unit_price", "line_revenue"]].astype("float64")
+    return _ids_as_object(df)
+
+
+def load_products(conn: Connection | str) -> pd.DataFrame:
+    """All rows of `marts.dim_products` (product_id, handle, title, product_type, vendor, status, price, created_at)."""
+    with connection(conn) as c:
+        df = copy_query_to_frame(
+            c, PRODUCTS_QUERY, dtype={"product_id": "string", "product_type": "string", "vendor": "string"}
+        )
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True, format="ISO8601")
+    df["price"] = df["price"].astype("float64")
+    return _ids_as_object(df)
+
+
+def _ids_as_object(df: pd.DataFrame) -> pd.DataFrame:
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.StringDtype):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    return df

@@ -1,0 +1,45 @@
+"""Small helpers for talking to the warehouse with psycopg2 (a connection object or a DSN string)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+Connection = Any  # a psycopg2 connection (typing it precisely would need psycopg2 stubs)
+
+
+@contextmanager
+def connection(conn_or_dsn: Connection | str) -> Iterator[Connection]:
+    """Yield a psycopg2 connection: the one given, or a new one for a DSN string (closed afterwards)."""
+    if isinstance(conn_or_dsn, str):
+        import psycopg2
+
+        conn = psycopg2.connect(conn_or_dsn)
+        try:
+            yield conn
+        finally:
+            conn.close()
+    else:
+        yield conn_or_dsn
+
+
+def copy_query_to_frame(conn: Connection, query: str, **read_csv_kwargs: Any) -> pd.DataFrame:
+    """Run `query` through `COPY (query) TO STDOUT CSV HEADER` and parse it with pandas (fast, typed by pandas)."""
+    buffer = io.StringIO()
+    with conn.cursor() as cur:
+        cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
+    buffer.seek(0)
+    return pd.read_csv(buffer, **read_csv_kwargs)
+
+
+def copy_frame_to_table(conn: Connection, frame: pd.DataFrame, table: str, columns: list[str]) -> None:
+    """COPY `frame[columns]` into `table` from an in-memory CSV buffer (the caller owns the transaction)."""
+    buffer = io.StringIO()
+    frame[columns].to_csv(buffer, index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    buffer.seek(0)
+    with conn.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)

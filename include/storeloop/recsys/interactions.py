@@ -1,0 +1,79 @@
+"""Normalising purchase history into the shape every recommender works on.
+
+A purchase history is a DataFrame with at least `customer_id, product_id, ordered_at` (and usually `quantity`),
+as found in `marts.fct_order_lines` and as accepted by the pyfunc model (docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+HISTORY_COLUMNS: tuple[str, ...] = ("customer_id", "product_id", "quantity", "ordered_at")
+RECOMMENDATION_COLUMNS: tuple[str, ...] = ("customer_id", "product_id", "rank", "score")
+RELATED_COLUMNS: tuple[str, ...] = ("product_id", "related_product_id", "rank", "score")
+
+
+def to_utc_naive(values: pd.Series) -> pd.Series:
+    """Timestamps as timezone-naive UTC `datetime64[ns]` (tz-aware input is converted, naive input is kept)."""
+    ts = pd.to_datetime(values, utc=True)
+    return ts.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def not_cancelled(lines: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose `is_cancelled` is not true (all rows when the column is absent; null counts as not cancelled)."""
+    if "is_cancelled" not in lines.columns:
+        return lines
+    return lines.loc[~lines["is_cancelled"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+
+
+def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
+    """Validate and clean a purchase history.
+
+    Keeps rows with both a customer and a product (guest checkouts and custom lines carry no signal), casts ids to
+    str, timestamps to naive UTC and quantity to int (missing quantity counts as 1).
+    """
+    missing = {"customer_id", "product_id", "ordered_at"} - set(history.columns)
+    if missing:
+        raise ValueError(
+            f"purchase history lacks column(s) {sorted(missing)}; expected {list(HISTORY_COLUMNS)} "
+            "(see docs/contracts.md, 'Recommender (MLflow)')"
+        )
+    df = history.loc[history["customer_id"].notna() & history["product_id"].notna()]
+    quantity = df["quantity"] if "quantity" in df.columns else pd.Series(1, index=df.index)
+    return pd.DataFrame(
+        {
+            "customer_id": df["customer_id"].astype(str).to_numpy(),
+            "product_id": df["product_id"].astype(str).to_numpy(),
+            "quantity": pd.to_numeric(quantity, errors="coerce").fillna(1).astype(np.int64).to_numpy(),
+            "ordered_at": to_utc_naive(df["ordered_at"]).to_numpy(),
+        }
+    )
+
+
+def recency_weights(ordered_at: pd.Series, as_of: pd.Timestamp, half_life_days: float) -> np.ndarray:
+    """Exponential decay: a purchase `half_life_days` before `as_of` weighs 0.5, a purchase at `as_of` weighs 1."""
+    age_days = (as_of - ordered_at).dt.total_seconds().to_numpy() / 86_400.0
+    return np.power(0.5, np.clip(age_days, 0.0, None) / half_life_days)
+
+
+def empty_recommendations() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series([], dtype=object),
+            "product_id": pd.Series([], dtype=object),
+            "rank": pd.Series([], dtype=np.int64),
+            "score": pd.Series([], dtype=np.float64),
+        }
+    )
+
+
+def empty_related() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "product_id": pd.Series([], dtype=object),
+            "related_product_id": pd.Series([], dtype=object),
+            "rank": pd.Series([], dtype=np.int64),
+            "score": pd.Series([], dtype=np.float64),
+        }
+    )
