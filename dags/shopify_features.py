@@ -39,7 +39,8 @@ def shopify_features():
                                                                profile_args={"schema": "analytics"}),
         ),
         execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
+        # a test with two parents (relationships) runs after both are built, not after whichever finished first
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
         operator_args={"install_deps": False},
     )
 
