@@ -26,6 +26,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 import pytest
+
 from storeloop.warehouse.raw_schema import RAW_TABLES, create_raw_schema_sql
 
 pytestmark = pytest.mark.integration
