@@ -314,7 +314,7 @@ def warehouse() -> Iterator[Warehouse]:
     try:
         admin = psycopg2.connect(admin_url, connect_timeout=5)
     except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at STORELOOP_TEST_PG_URL ({exc.__class__.__name__}: {str(exc).strip()})")
+        pytest.fail(f"no PostgreSQL at STORELOOP_TEST_PG_URL ({exc.__class__.__name__}: {str(exc).strip()})")
     admin.autocommit = True
     dbname = f"storeloop_test_dbt_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cur:

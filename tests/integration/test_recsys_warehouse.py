@@ -23,7 +23,7 @@ def dsn():
     try:
         admin = psycopg2.connect(ADMIN_URL, connect_timeout=3)
     except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {ADMIN_URL}: {exc}")
+        pytest.fail(f"no PostgreSQL at {ADMIN_URL}: {exc}")
     admin.autocommit = True
     name = f"storeloop_test_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:
