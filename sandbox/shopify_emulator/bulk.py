@@ -20,7 +20,6 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
-    GraphQLError,
     GraphQLList,
     GraphQLNonNull,
     GraphQLSchema,
@@ -448,7 +447,7 @@ class BulkRunner:
                 op.object_count,
                 time.monotonic() - started,
             )
-        except (GraphQLError, RuntimeError, OSError, KeyError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the operation must end FAILED, not hang RUNNING
             log.exception("bulk operation %s failed: %s", op.gid, exc)
             op.status = "FAILED"
             op.error_code = "INTERNAL_SERVER_ERROR"

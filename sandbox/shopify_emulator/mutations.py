@@ -13,6 +13,7 @@ from graphql import GraphQLResolveInfo
 from .store import Store, parse_gid
 
 METAFIELDS_SET_LIMIT = 25
+APP_NAMESPACE = "app--1"  # "$app" for the emulator's one app (api client id 1)
 METAFIELD_OWNER_TYPES = {"Product", "ProductVariant", "Customer", "Order"}
 _REFERENCE_TYPES = {
     "product_reference": "Product",
@@ -143,7 +144,9 @@ def metafields_set(store: Store, _info: GraphQLResolveInfo, args: dict[str, Any]
             errors.append(_user_error(["metafields", i, "ownerId"], "Owner does not exist.", "INVALID_VALUE"))
             continue
         if namespace is None:
-            namespace = "app--1--storeloop"  # an app's reserved namespace, as "$app" resolves to
+            namespace = APP_NAMESPACE  # Shopify puts namespace-less metafields in the app's reserved namespace
+        elif namespace == "$app" or namespace.startswith("$app:"):
+            namespace = APP_NAMESPACE + (f"--{namespace[5:]}" if namespace.startswith("$app:") else "")
         if len(namespace) < 3:
             errors.append(
                 _user_error(

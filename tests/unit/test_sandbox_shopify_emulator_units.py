@@ -299,3 +299,14 @@ def test_fast_executor_declines_what_it_cannot_reproduce(schema, xs_store):
     fast = FastExecutor(schema, parse('{ products(after: "bogus", first: 1) { edges { node { id } } } }'))
     with pytest.raises(FastPathUnsupported):  # graphql-core reports the resolver error; the fast path defers
         fast.execute(ExecContext(store=xs_store, base_url="http://x"))
+
+
+def test_schema_path_env_override(monkeypatch, tmp_path):
+    from sandbox.shopify_emulator import schema as schema_module
+
+    default = schema_module.schema_path()
+    assert default.name == "admin_schema_2025-01.json.gz" and default.exists()
+    monkeypatch.setenv(schema_module.SCHEMA_ENV_VAR, str(tmp_path / "other.json.gz"))
+    assert schema_module.schema_path() == (tmp_path / "other.json.gz").resolve()
+    with pytest.raises(FileNotFoundError, match="STORELOOP_SHOPIFY_SCHEMA"):
+        schema_module.load_schema()
