@@ -7,13 +7,14 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from storeloop.orchestration.assets import RAW_SHOPIFY
-from storeloop.orchestration.defaults import DEFAULT_ARGS, START_DATE
+from storeloop.orchestration.defaults import DEFAULT_ARGS
 
 
 @dag(
     dag_id="shopify_ingest",
-    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
-    start_date=START_DATE,
+    # Nightly at 02:00 UTC. No start_date on purpose: with one, unpausing the DAG starts the latest missed slot at
+    # once; without it the first run waits for the next 02:00 (run_immediately=False).
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", run_immediately=False),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

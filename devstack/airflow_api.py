@@ -52,6 +52,9 @@ class AirflowAPI:
         return self.request("GET", f"/dags/{dag_id}/dagRuns",
                             params={"limit": limit, "order_by": "-run_after"})["dag_runs"]
 
+    def upstream_asset_events(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents")["asset_events"]
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
                             params={"limit": 200})["task_instances"]

@@ -63,15 +63,14 @@ def run_loop(api: AirflowAPI, *, timeout: float = 1800, poll_s: float = 3.0, con
         while True:
             if time.monotonic() > deadline:
                 raise LoopFailed(f"The loop did not finish within {timeout:.0f}s (waiting for {dag_id}).")
-            if run is None:  # the Asset-triggered run has not appeared yet
-                fresh = [r for r in api.runs(dag_id) if r["dag_run_id"] not in known_runs[dag_id]]
-                if fresh:
-                    run = fresh[-1]
-                    result.runs[dag_id] = run
-                    say(f"▸ {dag_id}: run {run['dag_run_id']} ({run.get('run_type')})")
-                else:
+            if run is None:  # the run that the previous DAG's run triggered through its Asset
+                run = _triggered_by(api, dag_id, LOOP[idx - 1], result.runs[LOOP[idx - 1]]["dag_run_id"],
+                                    known_runs[dag_id])
+                if run is None:
                     time.sleep(poll_s)
                     continue
+                result.runs[dag_id] = run
+                say(f"▸ {dag_id}: run {run['dag_run_id']} ({run.get('run_type')})")
             for ti in api.task_instances(dag_id, run["dag_run_id"]):
                 key = (dag_id, ti["task_id"] + (f"[{ti['map_index']}]" if ti.get("map_index", -1) >= 0 else ""))
                 state = ti.get("state") or "none"
@@ -93,5 +92,16 @@ def run_loop(api: AirflowAPI, *, timeout: float = 1800, poll_s: float = 3.0, con
                 raise LoopFailed(f"{dag_id} run {run['dag_run_id']} failed at {', '.join(failed) or '?'}: open it in "
                                  "the Airflow UI for the task log.")
             time.sleep(poll_s)
-        del idx
     return result
+
+
+def _triggered_by(api: AirflowAPI, dag_id: str, upstream_dag: str, upstream_run: str, old: set[str]) -> dict | None:
+    """The new run of dag_id whose triggering Asset events include one from upstream_run (other runs, e.g. a
+    scheduled one happening meanwhile, are not ours to follow)."""
+    for run in api.runs(dag_id):
+        if run["dag_run_id"] in old:
+            continue
+        events = api.upstream_asset_events(dag_id, run["dag_run_id"])
+        if any(e["source_dag_id"] == upstream_dag and e["source_run_id"] == upstream_run for e in events):
+            return run
+    return None

@@ -31,6 +31,7 @@ for dag in bag.dags.values():
         "outlets": sorted({o.name for t in dag.tasks for o in getattr(t, "outlets", [])}),
         "tags": sorted(dag.tags),
         "catchup": dag.catchup,
+        "start_date": str(dag.start_date) if dag.start_date else None,
     }
 print("PROBE" + json.dumps(out))
 """
@@ -66,6 +67,8 @@ def test_retries_and_failure_callbacks_on_every_task(dagbag):
 def test_dags_hand_over_through_assets(dagbag):
     d = dagbag["dags"]
     assert d["shopify_ingest"]["timetable"] == "CronTriggerTimetable"
+    # a start_date would make the scheduler start the latest missed 02:00 slot the moment the DAG is unpaused
+    assert d["shopify_ingest"]["start_date"] is None
     chain = [("shopify_ingest", "raw_shopify", "shopify_features"),
              ("shopify_features", "features", "recommender_train"),
              ("recommender_train", "recommender_model", "recommender_score"),
