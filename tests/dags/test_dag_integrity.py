@@ -33,6 +33,17 @@ for dag in bag.dags.values():
         "catchup": dag.catchup,
         "start_date": str(dag.start_date) if dag.start_date else None,
     }
+# When does a freshly registered shopify_ingest first run, if it appears at 02:30 (just after its slot)?
+import pendulum
+from unittest import mock
+from airflow.timetables.base import TimeRestriction
+tt = bag.dags["shopify_ingest"].timetable if "shopify_ingest" in bag.dags else None
+if tt is not None:
+    now = pendulum.datetime(2026, 3, 10, 2, 30, tz="UTC")
+    with mock.patch("airflow.timetables.trigger.utcnow", return_value=now):
+        info = tt.next_dagrun_info(last_automated_data_interval=None,
+                                   restriction=TimeRestriction(earliest=None, latest=None, catchup=False))
+    out["ingest_first_run_if_registered_at_0230"] = info.run_after.isoformat() if info else None
 print("PROBE" + json.dumps(out))
 """
 
@@ -69,6 +80,8 @@ def test_dags_hand_over_through_assets(dagbag):
     assert d["shopify_ingest"]["timetable"] == "CronTriggerTimetable"
     # a start_date would make the scheduler start the latest missed 02:00 slot the moment the DAG is unpaused
     assert d["shopify_ingest"]["start_date"] is None
+    # ...and registering it just after a slot waits for the next night rather than running the missed one
+    assert dagbag["ingest_first_run_if_registered_at_0230"] == "2026-03-11T02:00:00+00:00"
     chain = [("shopify_ingest", "raw_shopify", "shopify_features"),
              ("shopify_features", "features", "recommender_train"),
              ("recommender_train", "recommender_model", "recommender_score"),
