@@ -16,7 +16,7 @@ from storeloop.orchestration.defaults import DEFAULT_ARGS
     dag_id="shopify_ingest",
     # Nightly at 02:00 UTC. The first run waits for the next 02:00: no start_date (with one, unpausing starts the
     # latest missed slot at once) and run_immediately=timedelta(0) (False still runs the missed slot when the DAG
-    # appears within 10% of the interval after it, i.e. up to 02:24 + 2h).
+    # appears within 10% of the interval after it, i.e. until 04:24).
     schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
