@@ -109,3 +109,19 @@ def test_a_crash_mid_load_leaves_the_previous_load_untouched(warehouse_conn, war
     report = load_bulk_jsonl(warehouse_conn, bigger, resource="orders", run_id="run_a")  # rerun: nothing lost
     assert report.rows_loaded == {"orders": 2, "order_line_items": 2}
     assert _count(warehouse_conn, "orders") == 2 and _count(warehouse_conn, "order_line_items") == 2
+
+
+def test_text_survives_copy_exactly(warehouse_conn, tmp_path):
+    """Tabs, newlines, backslashes, a literal \\N and empty strings arrive as they were; None arrives as NULL."""
+    nasty = ["tab\there", "line\nbreak\r\n", "back\\slash", "\\N", "", "ünï 🛍️", '"quoted", comma']
+    lines = [{"id": f"gid://shopify/Product/{i}", "title": t, "handle": None, "updatedAt": "2026-01-01T00:00:00Z"}
+             for i, t in enumerate(nasty, start=1)]
+    path = tmp_path / "products.jsonl"
+    path.write_text("".join(json.dumps(ln) + "\n" for ln in lines))
+    report = load_bulk_jsonl(warehouse_conn, path, resource="products", run_id="r")
+    assert report.rows_loaded["products"] == len(nasty)
+    with warehouse_conn.cursor() as cur:
+        cur.execute("select title, handle, _record->>'title' from raw_shopify.products order by id")
+        rows = cur.fetchall()
+    assert sorted(r[0] for r in rows) == sorted(nasty)
+    assert all(r[1] is None and r[0] == r[2] for r in rows)

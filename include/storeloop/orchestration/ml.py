@@ -92,16 +92,17 @@ def score(run_id: str, k: int = 10) -> dict:
 
 
 def publish_related_products(model_version: int, k: int = 5) -> dict:
-    """Write each product's related products to the store as a `storeloop.related_products` metafield."""
+    """Write each product's related products, from the model version that scored, to the store as a
+    `storeloop.related_products` metafield (the champion alias may have moved meanwhile: not our version then)."""
+    import mlflow
+
     from storeloop.publish.metafields import chunk_metafields, related_products_metafields
-    from storeloop.recsys.training import load_champion
     from storeloop.shopify.client import ShopifyClient
     from storeloop.shopify.documents import load_document
     from storeloop.shopify.errors import ShopifyUserError
 
-    model, version = load_champion(tracking_uri(), model_name())
-    if int(version) != int(model_version):
-        log.warning("champion moved from v%s to v%s since scoring; publishing v%s", model_version, version, version)
+    mlflow.set_tracking_uri(tracking_uri())
+    model = mlflow.pyfunc.load_model(f"models:/{model_name()}/{model_version}")
     related = model.unwrap_python_model().related_products(k)
     inputs = related_products_metafields(related)
     client = ShopifyClient(connections.shopify())
@@ -119,4 +120,5 @@ def publish_related_products(model_version: int, k: int = 5) -> dict:
         written += len(payload.get("metafields") or [])
         if i % 20 == 0 or i == len(batches):
             log.info("metafields: %d/%d batches, %d written", i, len(batches), written)
-    return {"metafields_written": written, "metafield_requests": len(batches), "published_model_version": int(version)}
+    return {"metafields_written": written, "metafield_requests": len(batches),
+            "published_model_version": int(model_version)}

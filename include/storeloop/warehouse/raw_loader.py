@@ -7,7 +7,6 @@ lines_in == rows_loaded + rows_quarantined, always.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import tempfile
@@ -115,7 +114,3 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
 def _decoded(lines: Iterable) -> Iterable[str]:
     for line in lines:
         yield line.decode("utf-8") if isinstance(line, bytes) else line
-
-
-def jsonl_lines_from_text(text: str) -> list[str]:
-    return io.StringIO(text).readlines()
