@@ -184,7 +184,7 @@ class Settings:
             "AIRFLOW_CONN_WAREHOUSE": _with_password(self.warehouse_url),
             "AIRFLOW_CONN_SHOPIFY": self.get("AIRFLOW_CONN_SHOPIFY") or json.dumps(
                 {
-                    "conn_type": "http",
+                    "conn_type": "shopify",
                     "host": f"http://127.0.0.1:{self.port('shopify')}",
                     "password": s["STORELOOP_SANDBOX_SHOPIFY_TOKEN"],
                     "extra": {"api_version": s["STORELOOP_SHOPIFY_API_VERSION"]},
@@ -206,6 +206,8 @@ class Settings:
             "STORELOOP_LANDING_URL": landing,
             "STORELOOP_REPORTS_URL": self.get("STORELOOP_REPORTS_URL") or (self.site_dir / "reports").as_uri(),
             "STORELOOP_REPORTS_BASE_URL": f"http://127.0.0.1:{self.port('dbt_docs')}/reports",
+            "STORELOOP_DOCS_BASE_URL": f"http://127.0.0.1:{self.port('dbt_docs')}",
+            "STORELOOP_STORE_ADMIN_URL": f"http://127.0.0.1:{self.port('shopify')}/",
             "STORELOOP_DBT_PROJECT_DIR": str(ROOT / "dbt_project"),
             "STORELOOP_DBT_EXECUTABLE": str(ROOT / ".venv" / "bin" / "dbt"),
             "STORELOOP_DBT_DOCS_DIR": str(self.site_dir / "dbt"),

@@ -54,6 +54,7 @@ def warehouse() -> WarehouseParams:
 
 
 def shopify() -> ShopifyConfig:
+    """From the `shopify` connection (type `shopify`: shop domain, access token, API version)."""
     c = _get(SHOPIFY_CONN_ID)
     return ShopifyConfig.from_connection(c.host, c.password, c.extra_dejson)
 

@@ -27,4 +27,5 @@ class ShopifyConfig:
         if not password:
             raise ValueError("The shopify connection has no password: set it to the Admin API access token (shpat_...).")
         base = host if "://" in host else f"https://{host}"
-        return cls(base_url=base, access_token=password, api_version=extra.get("api_version", DEFAULT_API_VERSION))
+        version = extra.get("api_version") or extra.get("extra__shopify__api_version") or DEFAULT_API_VERSION
+        return cls(base_url=base, access_token=password, api_version=version)
