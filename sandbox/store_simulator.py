@@ -34,6 +34,9 @@ __all__ = [
     "simulate_store",
     "default_end",
     "iso_z",
+    "advance",
+    "apply_scenario",
+    "SCENARIOS",
 ]
 
 
@@ -830,3 +833,420 @@ def _simulate_orders(rng, n_orders, days, start_s, end_s, prod, cust):
     )
     del n_lines_kept
     return orders, line_items, companions_df
+
+
+# ------------------------------------------------------------------------------------------------ evolving a store
+#
+# `advance(store, days)` appends `days` more days of orders after `store.end`, bought by the same customers from the
+# same catalogue (customer tastes from `customer_taste`, product popularity from the sales so far), so a store can
+# grow day by day like a live shop. `apply_scenario(store, name, **params)` changes the store from its current end
+# on, to create drift the monitoring must notice:
+#
+# * `new_product_line`: a new product type (default "Matcha") with new products; a `share` of new order lines buy it.
+# * `price_change`: the variants of a `product_type` get their price multiplied by `factor` from `date` (default:
+#   the store's end); orders after the date pay the new price.
+# * `customer_mix_shift`: `n_customers` new customers whose favourite types are `favourite_types` (default: the two
+#   least-bought types) place a `share` of new orders.
+#
+# Scenarios are remembered in `store.meta["scenarios"]` (a list of JSON-able dicts), so later advances keep them.
+
+SCENARIOS = ("new_product_line", "price_change", "customer_mix_shift")
+_NEW_LINE_NOUNS = ("Ceremonial Grade", "Latte Blend", "Whisk Set", "Starter Kit", "Culinary Grade", "Tin")
+
+
+def _nums(ids: pd.Series) -> np.ndarray:
+    return ids.str.rsplit("/", n=1).str[1].astype("int64").to_numpy() if len(ids) else np.array([], dtype=np.int64)
+
+
+def _next_ids(rng: np.random.Generator, kind: str, existing: pd.Series, n: int) -> np.ndarray:
+    base = int(_nums(existing).max()) if len(existing) else _ID_BASE[kind]
+    return _gids(kind, base + np.cumsum(rng.integers(1, 2_000, size=n, dtype=np.int64)))
+
+
+def _parse_iso(text: str) -> int:
+    return int(datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp())
+
+
+def _copy(store: StoreData, **changes) -> StoreData:
+    fields = {
+        "seed": store.seed,
+        "size": store.size,
+        "start": store.start,
+        "end": store.end,
+        "products": store.products,
+        "variants": store.variants,
+        "customers": store.customers,
+        "orders": store.orders,
+        "line_items": store.line_items,
+        "companions": store.companions,
+        "customer_taste": store.customer_taste,
+        "meta": {**store.meta, "scenarios": [dict(s) for s in store.meta.get("scenarios", [])]},
+    }
+    fields.update(changes)
+    return StoreData(**fields)
+
+
+def _type_names(store: StoreData) -> list[str]:
+    known = [t.name for t in PRODUCT_TYPES]
+    extra = sorted(set(store.products["product_type"]) - set(known))
+    return known + extra
+
+
+def apply_scenario(store: StoreData, name: str, seed: int | None = None, **params) -> StoreData:
+    """A copy of `store` with a drift scenario applied from its current end (see the section comment)."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}: use one of {', '.join(SCENARIOS)}")
+    rng = np.random.default_rng([store.seed, len(store.orders), len(store.meta.get("scenarios", [])), seed or 0, 7])
+    end_s = int(store.end.timestamp())
+    out = _copy(store)
+    if name == "new_product_line":
+        ptype = str(params.get("product_type", "Matcha"))
+        if ptype in set(store.products["product_type"]):
+            raise ValueError(f"product type {ptype!r} already exists")
+        n = int(params.get("n_products", max(3, len(store.products) // 20)))
+        share = float(params.get("share", 0.35))
+        lo, hi = params.get("price", (18.0, 40.0))
+        vendor = str(params.get("vendor", "Harbor Goods"))
+        if n < 1 or not 0.0 < share <= 1.0:
+            raise ValueError("n_products must be >= 1 and share in (0, 1]")
+        pid = _next_ids(rng, "Product", store.products["product_id"], n)
+        titles = [f"{_ADJECTIVES[rng.integers(len(_ADJECTIVES))]} {ptype} {_NEW_LINE_NOUNS[i % 6]}" for i in range(n)]
+        titles = [t if titles.index(t) == i else f"{t} No. {i + 1}" for i, t in enumerate(titles)]
+        created = iso_z(np.full(n, end_s))
+        products = pd.DataFrame(
+            {
+                "product_id": pid,
+                "handle": [_slug(t) for t in titles],
+                "title": titles,
+                "product_type": ptype,
+                "vendor": vendor,
+                "status": "ACTIVE",
+                "tags": [[_slug(ptype), "new"] for _ in range(n)],
+                "description": [f"{t} from the new {ptype.lower()} range." for t in titles],
+                "created_at": created,
+                "updated_at": created,
+                "published_at": created,
+            }
+        )
+        prices = np.floor(lo + rng.random(n) * (hi - lo)) + 0.99
+        code = "".join(w[0] for w in ptype.split()).upper().ljust(2, "X")
+        variants = pd.DataFrame(
+            {
+                "variant_id": _next_ids(rng, "ProductVariant", store.variants["variant_id"], n),
+                "product_id": pid,
+                "title": "Default Title",
+                "sku": [f"{code}-N{i + 1:04d}-1" for i in range(n)],
+                "price": np.round(prices, 2),
+                "position": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        out.products = pd.concat([store.products, products], ignore_index=True)
+        out.variants = pd.concat([store.variants, variants], ignore_index=True)
+        out.meta["scenarios"].append(
+            {"name": name, "product_type": ptype, "share": share, "from": store.end.isoformat()}
+        )
+    elif name == "price_change":
+        sold = store.line_items.merge(store.products[["product_id", "product_type"]], on="product_id")
+        default_type = sold["product_type"].value_counts().idxmax() if len(sold) else PRODUCT_TYPES[0].name
+        ptype = str(params.get("product_type", default_type))
+        if ptype not in set(store.products["product_type"]):
+            raise ValueError(f"no products of type {ptype!r}")
+        factor = float(params.get("factor", 1.25))
+        if factor <= 0:
+            raise ValueError("factor must be positive")
+        date = params.get("date")
+        when = _parse_iso(date) if date else end_s
+        change = {"name": name, "product_type": ptype, "factor": factor, "date": iso_z(np.array([when]))[0]}
+        change["applied"] = False
+        out.meta["scenarios"].append(change)
+        if when <= end_s:
+            out = _apply_price_changes(out, end_s)
+    else:  # customer_mix_shift
+        counts = store.line_items.merge(store.products[["product_id", "product_type"]], on="product_id")[
+            "product_type"
+        ].value_counts()
+        names = [t for t in _type_names(store) if t in set(store.products["product_type"])]
+        least = sorted(names, key=lambda t: (counts.get(t, 0), t))[:2]
+        favs = [str(t) for t in params.get("favourite_types", least)]
+        unknown = set(favs) - set(names)
+        if unknown or not favs:
+            raise ValueError(f"unknown favourite_types {sorted(unknown)}")
+        n = int(params.get("n_customers", max(10, len(store.customers) * 3 // 10)))
+        share = float(params.get("share", 0.6))
+        if n < 1 or not 0.0 < share <= 1.0:
+            raise ValueError("n_customers must be >= 1 and share in (0, 1]")
+        cid = _next_ids(rng, "Customer", store.customers["customer_id"], n)
+        first = np.array(_FIRST_NAMES, dtype=object)[rng.integers(0, len(_FIRST_NAMES), size=n)]
+        last = np.array(_LAST_NAMES, dtype=object)[rng.integers(0, len(_LAST_NAMES), size=n)]
+        offset = len(store.customers)
+        emails = [
+            f"{f.lower()}.{x.lower()}{offset + i + 1}@example.com"
+            for i, (f, x) in enumerate(zip(first, last, strict=True))
+        ]
+        created = iso_z(end_s - rng.integers(60, 86_400, size=n))
+        customers = pd.DataFrame(
+            {
+                "customer_id": cid,
+                "email": emails,
+                "first_name": first,
+                "last_name": last,
+                "state": "ENABLED",
+                "tags": [["new-cohort"] for _ in range(n)],
+                "verified_email": True,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+        taste = pd.DataFrame(
+            {
+                "customer_id": cid,
+                "favourite_types": [list(favs) for _ in range(n)],
+                "activity": np.round(rng.lognormal(0.0, 0.5, size=n), 4),
+            }
+        )
+        out.customers = pd.concat([store.customers, customers], ignore_index=True)
+        out.customer_taste = pd.concat([store.customer_taste, taste], ignore_index=True)
+        out.meta["scenarios"].append(
+            {
+                "name": name,
+                "customer_ids": list(cid),
+                "favourite_types": favs,
+                "share": share,
+                "from": store.end.isoformat(),
+            }
+        )
+    return out
+
+
+def _apply_price_changes(store: StoreData, until_s: int) -> StoreData:
+    """Write pending price changes dated before `until_s` into the variants (updatedAt = the change date)."""
+    variants, products = store.variants.copy(), store.products.copy()
+    for change in store.meta.get("scenarios", []):
+        if change["name"] != "price_change" or change.get("applied") or _parse_iso(change["date"]) > until_s:
+            continue
+        members = set(products.loc[products["product_type"] == change["product_type"], "product_id"])
+        sel = variants["product_id"].isin(members)
+        variants.loc[sel, "price"] = np.round(variants.loc[sel, "price"] * change["factor"], 2)
+        variants.loc[sel, "updated_at"] = np.maximum(variants.loc[sel, "updated_at"], change["date"])
+        psel = products["product_id"].isin(members)
+        products.loc[psel, "updated_at"] = np.maximum(products.loc[psel, "updated_at"], change["date"])
+        change["applied"] = True
+    store.variants, store.products = variants, products
+    return store
+
+
+def advance(store: StoreData, days: int, seed: int | None = None) -> StoreData:
+    """A copy of `store` with `days` more days of orders after `store.end` (deterministic for the same store, days
+    and seed)."""
+    if days < 1:
+        raise ValueError("days must be >= 1")
+    rng = np.random.default_rng([store.seed, len(store.orders), days, seed or 0, 11])
+    start_s = int(store.end.timestamp())
+    end_s = start_s + days * 86_400
+    out = _copy(store)
+    scenarios = out.meta["scenarios"]
+    products, variants, customers = store.products, store.variants, store.customers
+    type_names = _type_names(store)
+    t_index = {t: k for k, t in enumerate(type_names)}
+    n_types = len(type_names)
+
+    # Products: type, creation time, popularity (sales so far, smoothed), variants.
+    p_type = products["product_type"].map(t_index).to_numpy()
+    p_created = np.array([_parse_iso(x) for x in products["created_at"]], dtype=np.int64)
+    p_active = (products["status"] == "ACTIVE").to_numpy()
+    sold = store.line_items.groupby("product_id")["quantity"].sum()
+    popularity = products["product_id"].map(sold).fillna(0).to_numpy(dtype=float) + 2.0
+    p_index = {pid: i for i, pid in enumerate(products["product_id"])}
+    v_prod = variants["product_id"].map(p_index).to_numpy()
+    v_rows = [[] for _ in range(len(products))]
+    for j, p in enumerate(v_prod):
+        v_rows[p].append(j)
+
+    # Customers: taste (preference over types), activity; cohorts from customer_mix_shift.
+    taste = store.customer_taste.set_index("customer_id")
+    n_c = len(customers)
+    pref = np.full((n_c, n_types), 0.22 / n_types)
+    favs = customers["customer_id"].map(taste["favourite_types"]).tolist()
+    for i, f in enumerate(favs):
+        f = [t for t in (f if isinstance(f, list) else []) if t in t_index]
+        weights = [0.78] if len(f) == 1 else [0.46, 0.32][: len(f)] + [0.2 / max(len(f) - 2, 1)] * max(len(f) - 2, 0)
+        for t, w in zip(f, weights, strict=True):
+            pref[i, t_index[t]] += w
+    pref /= pref.sum(axis=1, keepdims=True)
+    activity = customers["customer_id"].map(taste["activity"]).fillna(1.0).to_numpy(dtype=float)
+    c_created = np.array([_parse_iso(x) for x in customers["created_at"]], dtype=np.int64)
+    cohort_of = np.full(n_c, -1)
+    shifts = [s for s in scenarios if s["name"] == "customer_mix_shift"]
+    c_index = {cid: i for i, cid in enumerate(customers["customer_id"])}
+    for k, s in enumerate(shifts):
+        for cid in s["customer_ids"]:
+            if cid in c_index:
+                cohort_of[c_index[cid]] = k
+    lines = [s for s in scenarios if s["name"] == "new_product_line"]
+    line_types = [(t_index[s["product_type"]], s["share"]) for s in lines if s["product_type"] in t_index]
+    pending_prices = [s for s in scenarios if s["name"] == "price_change" and not s.get("applied")]
+
+    # Volume: the recent daily order rate with weekly seasonality.
+    o_created = np.array([_parse_iso(x) for x in store.orders["created_at"].tail(5_000)], dtype=np.int64)
+    recent = o_created[o_created >= start_s - 30 * 86_400]
+    rate = max(len(recent) / 30.0, 1.0)
+    day_starts = start_s + 86_400 * np.arange(days, dtype=np.int64)
+    per_day = rng.poisson(rate * _day_intensity(day_starts, days) / 1.05)
+    hour_w = np.array(
+        [1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 4, 4.5, 5, 4.5, 4, 4, 4.2, 4.6, 5.2, 6, 6.2, 5.5, 4, 2.2]
+    )
+    o_time = np.concatenate(
+        [
+            d + rng.choice(24, size=k, p=hour_w / hour_w.sum()) * 3_600 + rng.integers(0, 3_600, size=k)
+            for d, k in zip(day_starts, per_day, strict=True)
+        ]
+        or [np.array([], dtype=np.int64)]
+    )
+    o_time = np.sort(o_time.astype(np.int64))
+    n_orders = len(o_time)
+
+    # Who orders: a cohort's share of orders goes to the cohort, the rest to everybody else by activity.
+    base_pool = np.flatnonzero(cohort_of < 0)
+    o_cust = np.full(n_orders, -1, dtype=np.int64)
+    u = rng.random(n_orders)
+    lo = 0.0
+    for k, s in enumerate(shifts):
+        members = np.flatnonzero(cohort_of == k)
+        sel = np.flatnonzero((u >= lo) & (u < lo + s["share"])) if len(members) else np.array([], dtype=int)
+        lo += s["share"]
+        if len(sel):
+            w = activity[members]
+            o_cust[sel] = members[rng.choice(len(members), size=len(sel), p=w / w.sum())]
+    rest = np.flatnonzero(o_cust < 0)
+    guest = rng.random(len(rest)) < 0.02
+    w = activity[base_pool]
+    o_cust[rest[~guest]] = base_pool[rng.choice(len(base_pool), size=int((~guest).sum()), p=w / w.sum())]
+    o_cust[rest[guest]] = -1
+    o_time = np.maximum(o_time, np.where(o_cust >= 0, c_created[np.maximum(o_cust, 0)] + 60, o_time))
+    o_time = np.minimum(o_time, end_s - 1)
+
+    # What they buy: a new product line's share, else a repeat (25%) or the customer's taste x popularity.
+    history: dict[int, list[int]] = {}
+    li = store.line_items.merge(store.orders[["order_id", "customer_id"]], on="order_id")
+    for cid, grp in li.groupby("customer_id")["product_id"]:
+        if cid in c_index:
+            history[c_index[cid]] = [p_index[p] for p in grp if p in p_index]
+    type_members = [np.flatnonzero((p_type == t) & p_active) for t in range(n_types)]
+    n_lines = rng.choice([1, 2, 3, 4], size=n_orders, p=[0.42, 0.30, 0.17, 0.11])
+    rows_o, rows_p, rows_v, rows_q, rows_price = [], [], [], [], []
+    for o in range(n_orders):
+        t_o, c = o_time[o], o_cust[o]
+        chosen: list[int] = []
+        for _ in range(n_lines[o]):
+            r = rng.random()
+            pick = -1
+            acc = 0.0
+            for t, share in line_types:
+                acc += share
+                if r < acc:
+                    cand = type_members[t][p_created[type_members[t]] <= t_o]
+                    if len(cand):
+                        pick = int(cand[rng.choice(len(cand), p=popularity[cand] / popularity[cand].sum())])
+                    break
+            if pick < 0 and c >= 0 and history.get(c) and rng.random() < 0.25:
+                pick = history[c][rng.integers(len(history[c]))]
+                if not p_active[pick]:
+                    pick = -1
+            if pick < 0:
+                weights = pref[c] if c >= 0 else np.full(n_types, 1.0 / n_types)
+                for t in [line_t for line_t, _ in line_types]:
+                    weights = weights.copy()
+                    weights[t] = 0.0
+                t = int(rng.choice(n_types, p=weights / weights.sum()))
+                cand = type_members[t][p_created[type_members[t]] <= t_o]
+                if not len(cand):
+                    cand = np.flatnonzero(p_active & (p_created <= t_o))
+                pick = int(cand[rng.choice(len(cand), p=popularity[cand] / popularity[cand].sum())])
+            if pick in chosen:
+                continue
+            chosen.append(pick)
+            vs = v_rows[pick]
+            v = vs[min(int(rng.choice(3, p=[0.62, 0.28, 0.10])), len(vs) - 1)]
+            price = float(variants["price"].iat[v])
+            for change in pending_prices:
+                if type_names[p_type[pick]] == change["product_type"] and t_o >= _parse_iso(change["date"]):
+                    price = round(price * change["factor"], 2)
+            rows_o.append(o)
+            rows_p.append(pick)
+            rows_v.append(v)
+            rows_q.append(int(rng.choice([1, 2, 3], p=[0.82, 0.14, 0.04])))
+            rows_price.append(price)
+        if c >= 0:
+            history.setdefault(c, []).extend(chosen)
+    rows_o = np.array(rows_o, dtype=np.int64)
+    rows_p = np.array(rows_p, dtype=np.int64)
+    rows_v = np.array(rows_v, dtype=np.int64)
+    qty = np.array(rows_q, dtype=np.int64)
+    unit_price = np.array(rows_price, dtype=float)
+
+    subtotal = np.round(np.bincount(rows_o, weights=qty * unit_price, minlength=n_orders), 2)
+    oid = _next_ids(rng, "Order", store.orders["order_id"], n_orders)
+    first_number = len(store.orders) + 1001
+    status_u = rng.random(n_orders)
+    cancelled = status_u < 0.02
+    refunded = (status_u >= 0.02) & (status_u < 0.05)
+    cancelled_at = np.minimum(o_time + rng.integers(1_800, 48 * 3_600, size=n_orders), end_s - 1)
+    updated = np.clip(
+        np.where(cancelled, cancelled_at, o_time + rng.integers(60, 2 * 86_400, size=n_orders)), o_time, end_s - 1
+    )
+    guest_email = np.char.add(
+        np.char.add("guest", (len(store.orders) + np.arange(n_orders)).astype(str)), "@example.com"
+    )
+    c_emails = customers["email"].to_numpy(dtype=object)
+    c_ids = customers["customer_id"].to_numpy(dtype=object)
+    orders = pd.DataFrame(
+        {
+            "order_id": oid,
+            "name": np.char.add("#", (first_number + np.arange(n_orders)).astype(str)),
+            "customer_id": np.where(o_cust >= 0, c_ids[np.maximum(o_cust, 0)], None),
+            "email": np.where(o_cust >= 0, c_emails[np.maximum(o_cust, 0)], guest_email.astype(object)),
+            "created_at": iso_z(o_time),
+            "processed_at": iso_z(o_time),
+            "updated_at": iso_z(updated),
+            "cancelled_at": np.where(cancelled, iso_z(cancelled_at).astype(object), None),
+            "cancel_reason": np.where(cancelled, "CUSTOMER", None),
+            "financial_status": np.where(cancelled, "VOIDED", np.where(refunded, "REFUNDED", "PAID")),
+            "fulfillment_status": np.where((~cancelled) & (o_time < end_s - 2 * 86_400), "FULFILLED", "UNFULFILLED"),
+            "currency_code": "USD",
+            "subtotal_price": subtotal,
+            "total_price": subtotal,
+        }
+    )
+    titles = products["title"].to_numpy(dtype=object)[rows_p] if len(rows_p) else np.array([], dtype=object)
+    v_titles = variants["title"].to_numpy(dtype=object)[rows_v] if len(rows_v) else np.array([], dtype=object)
+    line_items = pd.DataFrame(
+        {
+            "line_item_id": _next_ids(rng, "LineItem", store.line_items["line_item_id"], len(rows_o)),
+            "order_id": oid[rows_o] if len(rows_o) else np.array([], dtype=object),
+            "product_id": products["product_id"].to_numpy(dtype=object)[rows_p] if len(rows_p) else [],
+            "variant_id": variants["variant_id"].to_numpy(dtype=object)[rows_v] if len(rows_v) else [],
+            "sku": variants["sku"].to_numpy(dtype=object)[rows_v] if len(rows_v) else [],
+            "title": titles,
+            "variant_title": v_titles,
+            "name": np.where(v_titles == "Default Title", titles, titles + " - " + v_titles) if len(titles) else [],
+            "vendor": products["vendor"].to_numpy(dtype=object)[rows_p] if len(rows_p) else [],
+            "quantity": qty,
+            "unit_price": unit_price,
+        }
+    )
+    out.orders = pd.concat(
+        [store.orders, orders.astype(store.orders.dtypes.to_dict(), errors="ignore")], ignore_index=True
+    )
+    out.line_items = pd.concat([store.line_items, line_items], ignore_index=True)
+    # Customers who ordered are updated (their order count and amount spent changed).
+    last = orders.dropna(subset=["customer_id"]).groupby("customer_id")["created_at"].max()
+    cust = customers.copy()
+    touched = cust["customer_id"].map(last)
+    has = touched.notna()
+    cust.loc[has, "updated_at"] = np.maximum(cust.loc[has, "updated_at"], touched[has])
+    out.customers = cust
+    out.end = store.end + timedelta(days=days)
+    out.meta["days"] = int(store.meta.get("days", (store.end - store.start).days)) + days
+    return _apply_price_changes(out, end_s)

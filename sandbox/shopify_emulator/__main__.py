@@ -48,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="keep bulk operations RUNNING at least this long (to exercise polling)",
     )
+    p.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fraction of GraphQL requests and bulk downloads answered 502/503 (change at runtime: POST /_sandbox/faults)",
+    )
+    p.add_argument("--slow-ms", type=int, default=0, help="delay every GraphQL response by this many milliseconds")
+    p.add_argument("--fault-seed", type=int, default=None, help="seed of the fault stream (default: --seed)")
     args = p.parse_args(argv)
     if not args.token:
         p.error("--token (or $STORELOOP_SHOPIFY_TOKEN) is required")
@@ -63,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         restore_rate=args.restore_rate,
         max_query_cost=args.max_query_cost,
         bulk_min_seconds=args.bulk_min_seconds,
+        error_rate=args.error_rate,
+        slow_ms=args.slow_ms,
+        fault_seed=args.fault_seed,
     )
     server = make_server(config, args.host, args.port)
     host, port = server.server_address[:2]

@@ -5,6 +5,10 @@ nested connection get their own lines, each with `"__parentId"` (the id of the n
 its last key, written after their parent; nested connections are removed from the parent's line; plain nested
 objects (`customer { id }`, `totalPriceSet { shopMoney { ... } }`) stay inline. Connections are not paginated.
 
+Bulk mutations (`bulkOperationRunMutation`) run the mutation once per line of the staged JSONL file, the line being
+its variables, and write one result line per input line: `{"data": {...}, "__lineNumber": N}` (N zero-based, an
+`"errors"` key when that line's execution failed). Supported: `metafieldsSet`.
+
 The runner executes the query with graphql-core, windowed over the root connection (`BULK_WINDOW` root nodes at a
 time) so output is streamed and `objectCount` grows while the operation is RUNNING.
 """
@@ -42,6 +46,7 @@ from graphql.language import (
 from . import errors as shopify_errors
 from .cost import is_connection_type
 from .fastexec import FastExecutor, FastPathUnsupported
+from .faults import Faults
 from .resolvers import ExecContext, field_resolver, type_resolver
 from .store import BULK_ACTIVE, BulkOperationRecord, Store, now_iso
 
@@ -185,6 +190,57 @@ def validate_bulk_query(schema: GraphQLSchema, query: str) -> tuple[DocumentNode
     return (None if user_errors else document), user_errors
 
 
+BULK_MUTATIONS_SUPPORTED = ("metafieldsSet",)
+# Shopify's list of mutations bulkOperationRunMutation accepts (shopify.dev, "Bulk import data"), for messages.
+BULK_MUTATIONS_SHOPIFY = (
+    "collectionCreate", "collectionUpdate", "customerCreate", "customerUpdate", "customerPaymentMethodRemoteCreate",
+    "giftCardCreate", "giftCardUpdate", "marketingActivityUpsertExternal", "marketingEngagementCreate",
+    "metafieldsSet", "metaobjectUpsert", "priceListFixedPricesAdd", "priceListFixedPricesDelete", "productCreate",
+    "productSet", "productUpdate", "productUpdateMedia", "productVariantsBulkCreate", "productVariantsBulkDelete",
+    "productVariantsBulkReorder", "productVariantsBulkUpdate", "publishablePublish", "publishableUnpublish",
+    "publicationUpdate", "storeCreditAccountCredit",
+)  # fmt: skip
+
+
+def _invalid_mutation(message: str) -> dict[str, Any]:
+    return {"field": ["mutation"], "message": message, "code": "INVALID_MUTATION"}
+
+
+def validate_bulk_mutation(schema: GraphQLSchema, mutation: str) -> tuple[DocumentNode | None, list[dict[str, Any]]]:
+    """Parse and check a bulk mutation document; returns (document, userErrors)."""
+    try:
+        document = parse(mutation)
+    except GraphQLSyntaxError as exc:
+        return None, [
+            _invalid_mutation(f"Failed to parse the mutation - {shopify_errors.syntax_error(exc)['message']}")
+        ]
+    problems = validate(schema, document)
+    if problems:
+        return None, [
+            _invalid_mutation(f"Invalid mutation: {shopify_errors.validation_error(e, document)['message']}")
+            for e in problems
+        ]
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].operation.value != "mutation":
+        return None, [_invalid_mutation("Bulk mutations must contain exactly one mutation operation.")]
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    roots = [f for f, _ in _fields(operations[0].selection_set, fragments, schema.mutation_type, schema)]
+    names = {f.name.value for f in roots if f.name.value != "__typename"}
+    if len(names) != 1:
+        return None, [_invalid_mutation("Bulk mutations must contain exactly one mutation field.")]
+    name = names.pop()
+    if name not in BULK_MUTATIONS_SHOPIFY:
+        return None, [_invalid_mutation("You must use an allowed mutation name.")]
+    if name not in BULK_MUTATIONS_SUPPORTED:
+        return None, [
+            _invalid_mutation(
+                f"The Storeloop emulator does not support bulk {name} yet (supported: "
+                f"{', '.join(BULK_MUTATIONS_SUPPORTED)})."
+            )
+        ]
+    return document, []
+
+
 class JsonlFlattener:
     """Turns executed bulk results into Shopify's JSONL lines."""
 
@@ -301,6 +357,7 @@ class BulkRunner:
         min_seconds: float = 0.0,
         window: int = BULK_WINDOW,
         fast: bool = True,
+        faults: Faults | None = None,
     ):
         self.store = store
         self.schema = schema
@@ -311,6 +368,7 @@ class BulkRunner:
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
         self._cancel: set[int] = set()
+        self.faults = faults
 
     # ------------------------------------------------------------------------------------------------- mutations
 
@@ -333,10 +391,14 @@ class BulkRunner:
             if user_errors:
                 return {"bulkOperation": None, "userErrors": user_errors}
             op = store.new_bulk_operation(query, "QUERY")
+            fault = self.faults.take_bulk_fault() if self.faults else None
             record = {"__typename": "BulkOperation", "_op": op, "id": op.gid}
             snapshot = dict(record, _op=BulkOperationRecord(**vars(op)))  # the response shows CREATED
             thread = threading.Thread(
-                target=self._run, args=(op, document, info.context.base_url), name=f"bulk-{op.num}", daemon=True
+                target=self._run,
+                args=(op, document, info.context.base_url, fault),
+                name=f"bulk-{op.num}",
+                daemon=True,
             )
             self._threads[op.num] = thread
             thread.start()
@@ -364,10 +426,193 @@ class BulkRunner:
                 ],
             }
         with self._lock:
-            self._cancel.add(op.num)
             op.status = "CANCELING"
+            snapshot = BulkOperationRecord(**vars(op))  # the response shows CANCELING, whatever the runner does next
+            self._cancel.add(op.num)
             store.save_bulk_operation(op)
-        return {"bulkOperation": {"__typename": "BulkOperation", "_op": op, "id": op.gid}, "userErrors": []}
+        return {"bulkOperation": {"__typename": "BulkOperation", "_op": snapshot, "id": op.gid}, "userErrors": []}
+
+    def _apply_fault(self, op: BulkOperationRecord, fault: str, tmp, file_name: str, truncate: bool) -> None:
+        """End an operation the way an injected fault says: FAILED keeps the first part of the output as partial
+        data; EXPIRED and CANCELED keep no file."""
+        if fault == "FAILED":
+            if truncate:  # a query has no side effects: keep the first half of what it produced
+                lines = tmp.read_text(encoding="utf-8").splitlines(keepends=True)
+                kept = lines[: (len(lines) + 1) // 2]
+                tmp.write_text("".join(kept), encoding="utf-8")
+                op.object_count = len(kept)
+            if op.object_count:
+                tmp.replace(self.store.bulk_dir / file_name)
+                op.file_name = file_name
+                op.file_size = (self.store.bulk_dir / file_name).stat().st_size
+            else:
+                tmp.unlink(missing_ok=True)
+            op.status = "FAILED"
+            op.error_code = "INTERNAL_SERVER_ERROR"
+            op.completed_at = None
+        else:
+            tmp.unlink(missing_ok=True)
+            op.status = fault
+            op.file_name = None
+            op.file_size = None
+            op.completed_at = now_iso()
+        log.info("bulk operation %s ended %s (injected fault)", op.gid, op.status)
+
+    # ---------------------------------------------------------------------------------------------- bulk mutations
+
+    def run_mutation_mutation(self, store: Store, info, args: dict[str, Any]) -> dict[str, Any]:
+        """`bulkOperationRunMutation(mutation:, stagedUploadPath:)`."""
+        mutation = args.get("mutation") or ""
+        path_arg = str(args.get("stagedUploadPath") or "")
+        with self._lock:
+            current = store.current_bulk_operation("MUTATION")
+            if current is not None and current.status in BULK_ACTIVE:
+                return {
+                    "bulkOperation": None,
+                    "userErrors": [
+                        {
+                            "field": None,
+                            "code": "OPERATION_IN_PROGRESS",
+                            "message": "A bulk mutation operation for this app and shop is already in progress: "
+                            f"{current.gid}.",
+                        }
+                    ],
+                }
+            document, user_errors = validate_bulk_mutation(self.schema, mutation)
+            if user_errors:
+                return {"bulkOperation": None, "userErrors": user_errors}
+            file_path, file_errors = self._staged_file(store, path_arg)
+            if file_errors:
+                return {"bulkOperation": None, "userErrors": file_errors}
+            op = store.new_bulk_operation(mutation, "MUTATION")
+            fault = self.faults.take_bulk_fault() if self.faults else None
+            snapshot = {"__typename": "BulkOperation", "_op": BulkOperationRecord(**vars(op)), "id": op.gid}
+            thread = threading.Thread(
+                target=self._run_mutation,
+                args=(op, document, file_path, info.context.base_url, fault),
+                name=f"bulk-{op.num}",
+                daemon=True,
+            )
+            self._threads[op.num] = thread
+            thread.start()
+        return {"bulkOperation": snapshot, "userErrors": []}
+
+    def _staged_file(self, store: Store, path_arg: str):
+        key = path_arg
+        if "/_sandbox/staged-uploads/" in key:  # a resource URL-like path: take the key part
+            key = key.split("/_sandbox/staged-uploads/", 1)[1]
+        record = store.staged_upload(key) if key else None
+        path = store.staged_path(key) if record else None
+        if record is None or not record.get("uploaded_at") or path is None or not path.exists():
+            return None, [
+                {
+                    "field": ["stagedUploadPath"],
+                    "code": "NO_SUCH_FILE",
+                    "message": "The JSONL file could not be found. Try uploading the file again, and check that "
+                    "you've entered the URL correctly for the stagedUploadPath mutation argument.",
+                }
+            ]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for raw in fh:
+                    if raw.strip() and not raw.lstrip().startswith("{"):
+                        raise ValueError("not an object")
+                    if raw.strip() and not isinstance(json.loads(raw), dict):
+                        raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError):
+            return None, [
+                {
+                    "field": ["stagedUploadPath"],
+                    "code": "INVALID_STAGED_UPLOAD_FILE",
+                    "message": "Unexpected file structure - expected JSONL",
+                }
+            ]
+        return path, []
+
+    def _run_mutation(self, op, document: DocumentNode, file_path, base_url: str, fault: str | None) -> None:
+        store = self.store
+        started = time.monotonic()
+        op.status = "RUNNING"
+        store.save_bulk_operation(op)
+        file_name = f"{op.num}.jsonl"
+        tmp = store.bulk_dir / f"{file_name}.part"
+        ctx = ExecContext(store=store, base_url=base_url, bulk=False, mutations=self.mutations)
+        try:
+            raw_lines = file_path.read_text(encoding="utf-8").splitlines()
+            limit = len(raw_lines) if fault not in ("FAILED", "CANCELED") else len(raw_lines) // 2
+            size = 0
+            store.begin_batch()
+            try:
+                with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                    buffer: list[str] = []
+                    for number, raw in enumerate(raw_lines):
+                        if number >= limit or op.num in self._cancel:
+                            break
+                        if not raw.strip():
+                            continue
+                        line = self._execute_line(document, ctx, json.loads(raw), number)
+                        buffer.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
+                        op.object_count += 1
+                        op.root_object_count += 1
+                        if len(buffer) >= self.window:
+                            store.flush_batch()
+                            chunk = "".join(buffer)
+                            fh.write(chunk)
+                            size += len(chunk.encode("utf-8"))
+                            buffer.clear()
+                    chunk = "".join(buffer)
+                    fh.write(chunk)
+                    size += len(chunk.encode("utf-8"))
+            finally:
+                store.flush_batch(end=True)
+            remaining = self.min_seconds - (time.monotonic() - started)
+            while remaining > 0 and op.num not in self._cancel:
+                time.sleep(min(remaining, 0.05))
+                remaining = self.min_seconds - (time.monotonic() - started)
+            if op.num in self._cancel:
+                tmp.unlink(missing_ok=True)
+                op.status = "CANCELED"
+            elif fault is not None:
+                self._apply_fault(op, fault, tmp, file_name, truncate=False)
+            else:
+                tmp.replace(store.bulk_dir / file_name)
+                op.file_name = file_name
+                op.file_size = size if op.object_count else None
+                op.status = "COMPLETED"
+                op.completed_at = now_iso()
+            log.info(
+                "bulk mutation %s %s: %d lines in %.2fs",
+                op.gid,
+                op.status,
+                op.object_count,
+                time.monotonic() - started,
+            )
+        except Exception as exc:  # noqa: BLE001 - the operation must end FAILED, not hang RUNNING
+            log.exception("bulk mutation %s failed: %s", op.gid, exc)
+            op.status = "FAILED"
+            op.error_code = "INTERNAL_SERVER_ERROR"
+            op.completed_at = None
+            tmp.unlink(missing_ok=True)
+        finally:
+            self._cancel.discard(op.num)
+            store.save_bulk_operation(op)
+
+    def _execute_line(self, document: DocumentNode, ctx: ExecContext, variables: dict, number: int) -> dict:
+        result = execute(
+            self.schema,
+            document,
+            context_value=ctx,
+            variable_values=variables,
+            field_resolver=field_resolver,
+            type_resolver=type_resolver,
+        )
+        line: dict[str, Any] = {}
+        if result.errors:
+            line["errors"] = [shopify_errors.execution_error(e) for e in result.errors]
+        if result.data is not None:
+            line["data"] = result.data
+        line["__lineNumber"] = number
+        return line
 
     # ---------------------------------------------------------------------------------------------------- runner
 
@@ -389,7 +634,7 @@ class BulkRunner:
             raise RuntimeError("; ".join(e.message for e in result.errors))
         return result.data or {}
 
-    def _run(self, op: BulkOperationRecord, document: DocumentNode, base_url: str) -> None:
+    def _run(self, op: BulkOperationRecord, document: DocumentNode, base_url: str, fault: str | None = None) -> None:
         store = self.store
         started = time.monotonic()
         op.status = "RUNNING"
@@ -434,6 +679,8 @@ class BulkRunner:
             if op.num in self._cancel:
                 tmp.unlink(missing_ok=True)
                 op.status = "CANCELED"
+            elif fault is not None:
+                self._apply_fault(op, fault, tmp, file_name, truncate=True)
             else:
                 tmp.replace(store.bulk_dir / file_name)
                 op.file_name = file_name

@@ -11,6 +11,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from .store import Store, parse_gid
+from .uploads import staged_uploads_create
 
 METAFIELDS_SET_LIMIT = 25
 APP_NAMESPACE = "app--1"  # "$app" for the emulator's one app (api client id 1)
@@ -204,4 +205,5 @@ def metafields_set(store: Store, _info: GraphQLResolveInfo, args: dict[str, Any]
 
 MUTATIONS: dict[str, Callable[[Store, GraphQLResolveInfo, dict[str, Any]], dict[str, Any]]] = {
     "metafieldsSet": metafields_set,
+    "stagedUploadsCreate": staged_uploads_create,
 }

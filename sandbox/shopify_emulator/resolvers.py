@@ -367,7 +367,9 @@ def _bulk_field(name: str):
                 return None
             return f"{ctx.base_url}/_sandbox/bulk/{op.num}.jsonl"
         if name == "partialDataUrl":
-            return None
+            if op.status != "FAILED" or not op.file_name or not op.object_count:
+                return None
+            return f"{ctx.base_url}/_sandbox/bulk/{op.num}.jsonl"
         return {
             "status": op.status,
             "type": op.type,

@@ -19,9 +19,13 @@ from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 from graphql.execution.values import get_variable_values
 from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 
+from sandbox.store_simulator import SCENARIOS
+
 from . import errors as shopify_errors
+from . import uploads
 from .bulk import BulkRunner
 from .cost import CostContext, LeakyBucket, actual_cost, pagination_errors, requested_cost
+from .faults import ERROR_BODIES, FaultError, Faults
 from .mutations import MUTATIONS
 from .resolvers import ExecContext, field_resolver, type_resolver
 from .schema import load_schema
@@ -48,6 +52,9 @@ class EmulatorConfig:
     max_query_cost: int = 1000
     bulk_min_seconds: float = 0.0
     shop_name: str = "Storeloop Sandbox"
+    error_rate: float = 0.0
+    slow_ms: int = 0
+    fault_seed: int | None = None  # seed of the fault stream (default: `seed`)
 
 
 class ShopifyEmulator:
@@ -66,9 +73,30 @@ class ShopifyEmulator:
         )
         self.bucket = LeakyBucket(config.bucket_size, config.restore_rate)
         self.mutations: dict[str, Any] = dict(MUTATIONS)
-        self.bulk = BulkRunner(self.store, self.schema, self.mutations, min_seconds=config.bulk_min_seconds)
+        self.faults = Faults(
+            config.error_rate, config.slow_ms, config.seed if config.fault_seed is None else config.fault_seed
+        )
+        self.bulk = BulkRunner(
+            self.store, self.schema, self.mutations, min_seconds=config.bulk_min_seconds, faults=self.faults
+        )
         self.mutations["bulkOperationRunQuery"] = self.bulk.run_query_mutation
+        self.mutations["bulkOperationRunMutation"] = self.bulk.run_mutation_mutation
         self.mutations["bulkOperationCancel"] = self.bulk.cancel_mutation
+
+    def advance(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """`POST /_sandbox/advance` {"days": 7, "scenario": null | name, "params": {...}}."""
+        if not isinstance(payload, dict):
+            raise ValueError("the body must be a JSON object")
+        days = payload.get("days", 7)
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 366:
+            raise ValueError("days must be an integer between 1 and 366")
+        scenario = payload.get("scenario")
+        if scenario is not None and scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
+        params = payload.get("params") or {}
+        if not isinstance(params, dict):
+            raise ValueError("params must be a JSON object")
+        return self.store.advance(days, scenario, params)
 
     def _cost_extension(self, requested: int, actual: int | None) -> dict[str, Any]:
         return {
@@ -115,6 +143,7 @@ class ShopifyEmulator:
                 "extensions": self._cost_extension(requested, None),
             }, None
         if not self.bucket.try_take(requested):
+            self.faults.count("throttled")
             return {
                 "errors": [shopify_errors.throttled_error()],
                 "extensions": self._cost_extension(requested, None),
@@ -192,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _EmulatorHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "StoreloopShopifyEmulator/0.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall per request
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # one line per request is written by _log instead (never with headers, so never the token)
@@ -233,14 +263,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_sandbox/health":
             self._json(200, {"ok": True})
         elif path == "/_sandbox/stats":
-            self._json(200, app.store.stats())
+            self._json(200, {**app.store.stats(), **app.faults.counters()})
+        elif path == "/_sandbox/faults":
+            self._json(200, app.faults.settings())
         elif path == "/_sandbox/metafields":
             self._json(200, app.store.all_metafields())
         elif path == "/":
             self._send(200, app.index_html().encode("utf-8"), "text/html; charset=utf-8")
         elif m := BULK_FILE_PATH.match(path):
             file = app.store.bulk_file(int(m["num"]))
-            if file is None:
+            injected = app.faults.injected_error()
+            if injected is not None:
+                self._json(injected, ERROR_BODIES[injected], {"Retry-After": "1"} if injected == 503 else None)
+            elif file is None:
                 self._json(404, {"errors": "Not Found"})
             else:
                 self._send(
@@ -263,10 +298,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
+            if path.startswith("/_sandbox/"):
+                self._sandbox_post(path, raw)
+                return
             m = GRAPHQL_PATH.match(path)
             if not m or not VERSION.match(m["version"]):
                 self._json(404, {"errors": "Not Found"})
                 return
+            app.faults.count("requests")
+            injected = app.faults.injected_error()
+            if injected is not None:  # before any work: no state change, no cost
+                self._json(injected, ERROR_BODIES[injected], {"Retry-After": "1"} if injected == 503 else None)
+                return
+            delay = app.faults.slow_seconds()
+            if delay > 0:
+                time.sleep(delay)
             if self.headers.get("X-Shopify-Access-Token") != app.config.token:
                 self._json(401, shopify_errors.INVALID_TOKEN_BODY)
                 return
@@ -290,10 +336,63 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("internal error handling %s", path)
             self._json(500, {"errors": "Internal Server Error"})
 
-    def do_PUT(self) -> None:  # noqa: N802
-        self._json(405, {"errors": "Method Not Allowed"})
+    def _sandbox_post(self, path: str, raw: bytes) -> None:
+        app = self.server.app
+        if path == uploads.UPLOAD_PATH:
+            status, body, content_type = uploads.handle_upload(
+                app.store, self.headers.get("Content-Type") or "", raw, self._base_url()
+            )
+            self._send(status, body, content_type)
+            return
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            self._json(400, {"error": "the body must be JSON"})
+            return
+        if path == "/_sandbox/faults":
+            try:
+                self._json(200, app.faults.update(payload))
+            except FaultError as exc:
+                self._json(400, {"error": str(exc)})
+        elif path == "/_sandbox/advance":
+            advance = getattr(app, "advance", None)
+            if advance is None:
+                self._json(404, {"errors": "Not Found"})
+                return
+            try:
+                self._json(200, advance(payload))
+            except (ValueError, TypeError) as exc:
+                self._json(400, {"error": str(exc)})
+            except RuntimeError as exc:
+                self._json(409, {"error": str(exc)})
+        else:
+            self._json(404, {"errors": "Not Found"})
 
-    do_DELETE = do_PUT
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._started, self._cost = time.monotonic(), None
+        app = self.server.app
+        path = self.path.split("?", 1)[0]
+        if path == "/_sandbox/faults":
+            self._json(200, app.faults.reset())
+        elif path == "/_sandbox/stats":
+            app.faults.reset_counters()
+            self._json(200, {**app.store.stats(), **app.faults.counters()})
+        else:
+            self._json(405, {"errors": "Method Not Allowed"})
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._started, self._cost = time.monotonic(), None
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if self.path.startswith(uploads.UPLOAD_PATH + "/"):
+            try:
+                status, body, content_type = uploads.handle_put(self.server.app.store, self.path, raw)
+            except Exception:
+                log.exception("internal error handling a staged PUT")
+                status, body, content_type = 500, b"", "text/plain"
+            self._send(status, body, content_type)
+        else:
+            self._json(405, {"errors": "Method Not Allowed"})
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):

@@ -15,14 +15,14 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sandbox.store_simulator import simulate_store
+from sandbox.store_simulator import StoreData, advance, apply_scenario, simulate_store
 
 log = logging.getLogger("sandbox.shopify_emulator")
 
@@ -194,6 +194,11 @@ class Store:
                 meta.get("size"),
             )
         self.meta = meta
+        self._db.execute(
+            "create table if not exists staged_uploads (key text primary key, filename text, mime_type text,"
+            " created_at text, uploaded_at text, size integer)"
+        )
+        self._batch = threading.local()  # per-thread deferred metafield writes (bulk mutations)
         self._load()
 
     # ------------------------------------------------------------------------------------------------ persistence
@@ -267,6 +272,7 @@ class Store:
             "select num, owner_id, namespace, key, type, value, created_at, updated_at from metafields order by num"
         ):
             self._index_metafield(Metafield(*row))
+        self._next_metafield_num = max(self.metafields_by_num, default=METAFIELD_ID_BASE) + 1
         self.bulk_operations: dict[int, BulkOperationRecord] = {}
         for row in db.execute(
             "select num, type, status, query, created_at, completed_at, object_count, root_object_count, file_size,"
@@ -281,6 +287,101 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------------------------------------ evolving the store
+
+    def store_data(self) -> StoreData:
+        """The live store as the simulator's StoreData (tastes from the `customer_taste` table, or re-simulated from
+        the seed the first time)."""
+        db = self._db
+        with self._lock:
+            frames = {
+                name: pd.read_sql(f"select * from {name} order by rowid", db)
+                for name in ("products", "variants", "customers", "orders", "line_items")
+            }
+            has_taste = db.execute(
+                "select 1 from sqlite_master where type = 'table' and name = 'customer_taste'"
+            ).fetchone()
+            taste = pd.read_sql("select * from customer_taste order by rowid", db) if has_taste else None
+            meta = dict(db.execute("select key, value from meta").fetchall())
+        for name in ("products", "customers"):
+            frames[name]["tags"] = frames[name]["tags"].map(lambda v: json.loads(v) if isinstance(v, str) else [])
+        frames["customers"]["verified_email"] = frames["customers"]["verified_email"].astype(bool)
+        for name, df in frames.items():
+            frames[name] = df.replace({np.nan: None}) if name in ("orders",) else df
+        if taste is not None:
+            taste["favourite_types"] = taste["favourite_types"].map(json.loads)
+        else:
+            original = simulate_store(
+                seed=int(meta["seed"]),
+                size=meta["size"],
+                days=int(meta["days"]),
+                end=datetime.fromisoformat(meta["end"]),
+            )
+            taste = original.customer_taste
+        start = datetime.fromisoformat(meta["start"])
+        end = datetime.fromisoformat(meta.get("current_end") or meta["end"])
+        return StoreData(
+            seed=int(meta["seed"]),
+            size=meta["size"],
+            start=start,
+            end=end,
+            companions=pd.DataFrame({"product_id": [], "companion_id": []}),
+            customer_taste=taste,
+            meta={"days": (end - start).days, "scenarios": json.loads(meta.get("scenarios") or "[]")},
+            **frames,
+        )
+
+    def advance(self, days: int, scenario: str | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Apply a drift scenario (optional) and append `days` days of orders to the live store, persisted."""
+        with self._lock:
+            if any(op.status in BULK_ACTIVE for op in self.bulk_operations.values()):
+                raise RuntimeError("a bulk operation is running: advance the store when it has finished")
+            before = self.stats()
+            data = self.store_data()
+            n_scen = len(data.meta.get("scenarios", []))
+            if scenario:
+                data = apply_scenario(data, scenario, seed=n_scen, **(params or {}))
+            data = advance(data, days, seed=len(data.orders))
+            frames = {
+                "products": data.products,
+                "variants": data.variants,
+                "customers": data.customers,
+                "orders": data.orders,
+                "line_items": data.line_items,
+            }
+            taste = data.customer_taste.copy()
+            taste["favourite_types"] = taste["favourite_types"].map(json.dumps)
+            db = self._db
+            db.execute("begin")
+            try:
+                for name, df in frames.items():
+                    df = df.copy()
+                    for c in _LIST_COLUMNS & set(df.columns):
+                        df[c] = df[c].map(json.dumps)
+                    _write_frame(db, name, df)
+                _write_frame(db, "customer_taste", taste)
+                rows = {
+                    "current_end": data.end.isoformat(),
+                    "scenarios": json.dumps(data.meta.get("scenarios", [])),
+                    "advanced_at": now_iso(),
+                }
+                db.executemany("insert or replace into meta (key, value) values (?, ?)", rows.items())
+                db.execute("commit")
+            except BaseException:
+                db.execute("rollback")
+                raise
+            self.meta = dict(db.execute("select key, value from meta").fetchall())
+            self._load()
+            after = self.stats()
+        return {
+            "ok": True,
+            "start": (data.end - timedelta(days=days)).isoformat(),
+            "end": data.end.isoformat(),
+            "scenario": scenario,
+            "added": {k: after[k] - before[k] for k in ("products", "variants", "customers", "orders", "line_items")},
+            "stats": after,
+        }
 
     # -------------------------------------------------------------------------------------------------- counting
 
@@ -568,10 +669,10 @@ class Store:
         return out
 
     def set_metafields(self, inputs: list[dict[str, str]]) -> list[Metafield]:
-        """Create or update metafields atomically (inputs already validated)."""
+        """Create or update metafields atomically (inputs already validated). Inside `batched_writes()` the SQL is
+        deferred to the end of the batch (the in-memory state changes at once)."""
         stamp = now_iso()
         with self._lock:
-            next_num = max(self.metafields_by_num, default=METAFIELD_ID_BASE) + 1
             written: list[Metafield] = []
             staged: dict[tuple[str, str, str], Metafield] = {}
             for inp in inputs:
@@ -580,28 +681,78 @@ class Store:
                 if existing is not None:
                     mf = Metafield(existing.num, *key, inp["type"], inp["value"], existing.created_at, stamp)
                 else:
-                    mf = Metafield(next_num, *key, inp["type"], inp["value"], stamp, stamp)
-                    next_num += 1
+                    mf = Metafield(self._next_metafield_num, *key, inp["type"], inp["value"], stamp, stamp)
+                    self._next_metafield_num += 1
                 staged[key] = mf
                 written.append(mf)
+            rows = [
+                (m.num, m.owner_id, m.namespace, m.key, m.type, m.value, m.created_at, m.updated_at)
+                for m in staged.values()
+            ]
+            pending = getattr(self._batch, "rows", None)
+            if pending is not None:
+                pending.extend(rows)
+            else:
+                self._write_metafield_rows(rows)
+            for mf in staged.values():
+                self._index_metafield(mf)
+            return written
+
+    def _write_metafield_rows(self, rows: list[tuple]) -> None:
+        with self._lock:
             self._db.execute("begin")
             try:
                 self._db.executemany(
                     "insert into metafields (num, owner_id, namespace, key, type, value, created_at, updated_at)"
                     " values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (owner_id, namespace, key) do update set"
                     " type = excluded.type, value = excluded.value, updated_at = excluded.updated_at",
-                    [
-                        (m.num, m.owner_id, m.namespace, m.key, m.type, m.value, m.created_at, m.updated_at)
-                        for m in staged.values()
-                    ],
+                    rows,
                 )
                 self._db.execute("commit")
             except BaseException:
                 self._db.execute("rollback")
                 raise
-            for mf in staged.values():
-                self._index_metafield(mf)
-            return written
+
+    def begin_batch(self) -> None:
+        """Defer this thread's metafield SQL writes until `flush_batch` (one transaction per batch)."""
+        self._batch.rows = []
+
+    def flush_batch(self, end: bool = False) -> None:
+        rows = getattr(self._batch, "rows", None)
+        if rows:
+            self._write_metafield_rows(rows)
+        self._batch.rows = None if end else []
+
+    # ------------------------------------------------------------------------------------------- staged uploads
+
+    def add_staged_upload(self, key: str, filename: str, mime_type: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "insert or replace into staged_uploads (key, filename, mime_type, created_at) values (?, ?, ?, ?)",
+                (key, filename, mime_type, now_iso()),
+            )
+
+    def staged_upload(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "select key, filename, mime_type, created_at, uploaded_at, size from staged_uploads where key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("key", "filename", "mime_type", "created_at", "uploaded_at", "size"), row, strict=True))
+
+    def mark_staged_upload(self, key: str, size: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "update staged_uploads set uploaded_at = ?, size = ? where key = ?", (now_iso(), size, key)
+            )
+
+    def staged_path(self, key: str) -> Path:
+        """Where the uploaded file of a staged key lives (inside the state directory)."""
+        import hashlib
+
+        return self.state_dir / "staged" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".jsonl")
 
     def all_metafields(self) -> list[dict[str, Any]]:
         with self._lock:

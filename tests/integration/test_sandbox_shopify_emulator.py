@@ -432,7 +432,7 @@ def test_bulk_operation_cancel(emulator, client):
             bulkOperation { id status } userErrors { message } } }""",
             {"id": op_id},
         )
-        assert cancel["data"]["bulkOperationCancel"]["bulkOperation"]["status"] == "CANCELING"
+        assert cancel["data"]["bulkOperationCancel"]["bulkOperation"]["status"] == "CANCELING", cancel
         assert client.wait_bulk(op_id)["status"] == "CANCELED"
     finally:
         server.app.bulk.min_seconds = 0.0
@@ -510,6 +510,8 @@ def test_metafields_set_refuses_more_than_25(client):
     ]
     before = client.get("/_sandbox/stats").json()["metafields"]
     body = client.gql(doc("metafields_set.graphql"), {"metafields": inputs})["data"]["metafieldsSet"]
+    for error in body["userErrors"]:  # the client's document may or may not select elementIndex
+        assert error.pop("elementIndex", None) is None
     assert body == {
         "metafields": None,
         "userErrors": [
@@ -589,7 +591,11 @@ def test_state_persists_across_restart_and_is_not_reseeded(tmp_path):
     server, _t, base_url = start_emulator(tmp_path, TOKEN, seed=999, size="S", end=END)
     try:
         c = Client(base_url)
-        assert c.get("/_sandbox/stats").json() == stats_before, "an existing store is reused, never reseeded"
+        counters = {"requests", "errors_injected", "throttled"}  # request counters, not store contents
+        stats_after = {k: v for k, v in c.get("/_sandbox/stats").json().items() if k not in counters}
+        assert stats_after == {k: v for k, v in stats_before.items() if k not in counters}, (
+            "an existing store is reused, never reseeded"
+        )
         assert _ids(c, "products", 1)[0] == product
         mf = c.gql(
             'query($id: ID!) { product(id: $id) { metafield(namespace: "storeloop", key: "related_products")'

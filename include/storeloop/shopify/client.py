@@ -1,80 +1,132 @@
-"""A small GraphQL client for the Shopify Admin API: token header, retries with backoff on 429/5xx/THROTTLED,
-clear errors for 401/403 and for rejected documents. (Cost-aware pacing beyond honouring THROTTLED is issue #3.)"""
+"""A small GraphQL client for the Shopify Admin API: token header, cost-aware pacing (see `cost.CostBudget`),
+retries with exponential backoff + jitter on 429/5xx/timeouts/connection errors and THROTTLED, clear errors for
+401/403 and for rejected documents (never retried)."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
 from storeloop.shopify.config import ShopifyConfig
+from storeloop.shopify.cost import CostBudget, document_key
 from storeloop.shopify.errors import ShopifyAuthError, ShopifyError, ShopifyGraphQLError
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+RETRYABLE_STATUS = {429, 500, 502, 503, 504, 520, 522, 524}
+# Error codes in a 200 answer that mean "try again", not "your document is wrong".
+RETRYABLE_ERROR_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
+MAX_BACKOFF_S = 60.0
 
 
 class ShopifyClient:
     def __init__(self, config: ShopifyConfig, *, max_attempts: int = 6, backoff_s: float = 0.5,
-                 session: requests.Session | None = None, sleep=time.sleep):
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, budget: CostBudget | None = None,
+                 pace: bool = True, rng: Callable[[], float] = random.random):
         self.config = config
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.session = session or requests.Session()
         self.session.headers.update({"X-Shopify-Access-Token": config.access_token, "Content-Type": "application/json"})
         self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self.budget = budget or CostBudget(clock=clock)
+        self.pace = pace
         self.requests_sent = 0
         self.last_cost: dict[str, Any] | None = None
+        self.paced_s = 0.0  # total time slept to stay inside the cost budget (not counting retries)
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST a document; returns `data`. Raises ShopifyGraphQLError on `errors` (not retried)."""
         payload = {"query": query, "variables": variables or {}}
+        key = document_key(query)
         for attempt in range(1, self.max_attempts + 1):
+            if self.pace:
+                wait = self.budget.delay_for(key)
+                if wait > 0:
+                    log.debug("pacing %.2fs for an expected cost of %.0f", wait, self.budget.expected_cost(key))
+                    self.paced_s += wait
+                    self._sleep(wait)
+                self.budget.reserve(key)
             try:
                 self.requests_sent += 1
                 resp = self.session.post(self.config.graphql_url, json=payload, timeout=self.config.timeout_s)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == self.max_attempts:
-                    raise ShopifyError(f"Shopify at {self.config.base_url} did not answer after {attempt} attempts: {exc}") from exc
+                    raise ShopifyError(f"Shopify at {self.config.base_url} did not answer after {attempt} attempts: "
+                                       f"{exc.__class__.__name__}: {exc}") from exc
                 self._backoff(attempt, f"network error: {exc.__class__.__name__}")
                 continue
-            if resp.status_code in (401, 403):
+            status = resp.status_code
+            if status in (401, 403):
                 raise ShopifyAuthError(self._auth_message(resp))
-            if resp.status_code == 404:
+            if status == 404:
                 raise ShopifyError(f"{self.config.graphql_url} answered 404: check the shop domain and the API version "
                                    f"{self.config.api_version!r} in the shopify connection.")
-            if resp.status_code in RETRYABLE_STATUS:
+            if status in RETRYABLE_STATUS or 500 <= status < 600:
+                body = _json_or_none(resp)  # a 5xx body is often an HTML page: never assume JSON
+                if body:
+                    self._observe(body, key)
                 if attempt == self.max_attempts:
-                    raise ShopifyError(f"Shopify answered HTTP {resp.status_code} {attempt} times in a row; giving up.")
-                retry_after = resp.headers.get("Retry-After")
-                self._backoff(attempt, f"HTTP {resp.status_code}", float(retry_after) if retry_after else None)
+                    raise ShopifyError(f"Shopify answered HTTP {status} {attempt} times in a row; giving up. "
+                                       f"Last body: {_snippet(resp)}")
+                self._backoff(attempt, f"HTTP {status}", _retry_after(resp))
                 continue
-            if resp.status_code >= 400:
-                raise ShopifyError(f"Shopify answered HTTP {resp.status_code}: {resp.text[:500]}")
-            body = resp.json()
-            self.last_cost = (body.get("extensions") or {}).get("cost")
+            if status >= 400:
+                raise ShopifyError(f"Shopify answered HTTP {status}: {_snippet(resp)}")
+            body = _json_or_none(resp)
+            if not isinstance(body, dict):
+                # A 200 that is not JSON (a proxy's HTML page, a truncated body): transient, retry.
+                if attempt == self.max_attempts:
+                    raise ShopifyError(f"Shopify answered HTTP {status} with a body that is not JSON {attempt} times; "
+                                       f"giving up. Body: {_snippet(resp)}")
+                self._backoff(attempt, "non-JSON body")
+                continue
+            self._observe(body, key)
             errors = body.get("errors")
             if errors:
-                if _is_throttled(errors):
+                code = _retryable_code(errors)
+                if code == "THROTTLED" and _never_affordable(self.last_cost):
+                    c = self.last_cost
+                    raise ShopifyError(
+                        f"This request costs {c.get('requestedQueryCost')} points but the shop's bucket holds at most "
+                        f"{c['throttleStatus']['maximumAvailable']}: it can never run. Ask for fewer items per page "
+                        "(smaller `first:`) or use a bulk operation.")
+                if code:
                     if attempt == self.max_attempts:
-                        raise ShopifyError("Shopify kept throttling the request (THROTTLED); giving up.")
-                    self._backoff(attempt, "THROTTLED", _seconds_until_affordable(self.last_cost))
+                        raise ShopifyError(f"Shopify kept answering {code}; giving up after {attempt} attempts.")
+                    at_least = CostBudget.throttled_wait(self.last_cost) if code == "THROTTLED" else None
+                    self._backoff(attempt, code, at_least, jitter_only=code == "THROTTLED")
                     continue
                 raise ShopifyGraphQLError(_describe_errors(errors), errors if isinstance(errors, list) else [errors])
             return body.get("data") or {}
         raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int, why: str, at_least: float | None = None) -> None:
-        delay = max(at_least or 0.0, self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random()))
-        log.warning("Shopify request retry %d/%d in %.1fs (%s)", attempt, self.max_attempts, delay, why)
+    def _observe(self, body: dict, key: str) -> None:
+        cost = (body.get("extensions") or {}).get("cost")
+        if cost:
+            self.last_cost = cost
+            self.budget.observe(cost, key)
+
+    def _backoff(self, attempt: int, why: str, at_least: float | None = None, jitter_only: bool = False) -> None:
+        if jitter_only and at_least is not None:
+            # THROTTLED: the response says exactly how long until the points are back; add a little jitter only.
+            delay = at_least + self.backoff_s * 0.2 * self._rng()
+        else:
+            expo = min(MAX_BACKOFF_S, self.backoff_s * (2 ** (attempt - 1)))
+            delay = max(at_least or 0.0, expo * (0.5 + self._rng()))
+        log.warning("Shopify request retry %d/%d in %.2fs (%s)", attempt, self.max_attempts, delay, why)
         self._sleep(delay)
 
     def _auth_message(self, resp: requests.Response) -> str:
-        detail = resp.text[:300]
+        detail = _snippet(resp, 300)
         if resp.status_code == 401:
             return (f"Shopify rejected the access token (HTTP 401: {detail}). Check the password of the `shopify` "
                     "connection: it must be the store's Admin API access token (shpat_...).")
@@ -83,18 +135,52 @@ class ShopifyClient:
                 "write_products, write_customers for metafields.")
 
 
+def _json_or_none(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _snippet(resp: requests.Response, n: int = 500) -> str:
+    text = resp.text or ""
+    return " ".join(text.split())[:n]
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP-date: fall back to our own backoff
+
+
+def _retryable_code(errors: Any) -> str | None:
+    if not isinstance(errors, list):
+        return None
+    codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
+    for code in ("THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"):
+        if code in codes:
+            return code
+    return None
+
+
+def _never_affordable(cost: dict | None) -> bool:
+    if not cost:
+        return False
+    need = cost.get("requestedQueryCost")
+    maximum = (cost.get("throttleStatus") or {}).get("maximumAvailable")
+    return isinstance(need, (int, float)) and isinstance(maximum, (int, float)) and need > maximum
+
+
 def _is_throttled(errors: Any) -> bool:
-    return isinstance(errors, list) and any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors)
+    return _retryable_code(errors) == "THROTTLED"
 
 
 def _seconds_until_affordable(cost: dict | None) -> float | None:
-    if not cost:
-        return None
-    status = cost.get("throttleStatus") or {}
-    need = cost.get("requestedQueryCost") or 0
-    have = status.get("currentlyAvailable") or 0
-    rate = status.get("restoreRate") or 0
-    return max(0.0, (need - have) / rate) if rate else None
+    return CostBudget.throttled_wait(cost)
 
 
 def _describe_errors(errors: Any) -> str:
