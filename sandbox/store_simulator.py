@@ -54,7 +54,7 @@ SIZES: dict[str, SizeSpec] = {
     "XS": SizeSpec(products=40, customers=150, orders=1_500),
     "S": SizeSpec(products=250, customers=1_500, orders=12_000),
     "M": SizeSpec(products=1_000, customers=10_000, orders=100_000),
-    "L": SizeSpec(products=5_000, customers=100_000, orders=1_000_000),
+    "L": SizeSpec(products=20_000, customers=250_000, orders=1_000_000),
 }
 
 

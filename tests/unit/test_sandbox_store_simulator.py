@@ -49,7 +49,7 @@ def test_sizes_are_roughly_as_stated(size):
 
 
 def test_size_table_has_room_for_bigger_stores():
-    assert SIZES["L"].orders == 1_000_000
+    assert (SIZES["L"].orders, SIZES["L"].customers, SIZES["L"].products) == (1_000_000, 250_000, 20_000)
     assert SIZES["M"].orders > SIZES["S"].orders
     with pytest.raises(ValueError, match="unknown store size"):
         simulate_store(size="XXL")
