@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from graphql import (
@@ -432,6 +433,26 @@ class BulkRunner:
             store.save_bulk_operation(op)
         return {"bulkOperation": {"__typename": "BulkOperation", "_op": snapshot, "id": op.gid}, "userErrors": []}
 
+    def _finish(self, op, store: Store, fault, tmp: Path, file_name: str, size: int, started: float,
+                *, truncate: bool) -> None:
+        """End an operation that ran through: keep it RUNNING for min_seconds (unless cancelled meanwhile), then
+        CANCELED, the injected fault's status, or COMPLETED with its result file."""
+        remaining = self.min_seconds - (time.monotonic() - started)
+        while remaining > 0 and op.num not in self._cancel:
+            time.sleep(min(remaining, 0.05))
+            remaining = self.min_seconds - (time.monotonic() - started)
+        if op.num in self._cancel:
+            tmp.unlink(missing_ok=True)
+            op.status = "CANCELED"
+        elif fault is not None:
+            self._apply_fault(op, fault, tmp, file_name, truncate=truncate)
+        else:
+            tmp.replace(store.bulk_dir / file_name)
+            op.file_name = file_name
+            op.file_size = size if op.object_count else None
+            op.status = "COMPLETED"
+            op.completed_at = now_iso()
+
     def _apply_fault(self, op: BulkOperationRecord, fault: str, tmp, file_name: str, truncate: bool) -> None:
         """End an operation the way an injected fault says: FAILED keeps the first part of the output as partial
         data; EXPIRED and CANCELED keep no file."""
@@ -565,21 +586,7 @@ class BulkRunner:
                     size += len(chunk.encode("utf-8"))
             finally:
                 store.flush_batch(end=True)
-            remaining = self.min_seconds - (time.monotonic() - started)
-            while remaining > 0 and op.num not in self._cancel:
-                time.sleep(min(remaining, 0.05))
-                remaining = self.min_seconds - (time.monotonic() - started)
-            if op.num in self._cancel:
-                tmp.unlink(missing_ok=True)
-                op.status = "CANCELED"
-            elif fault is not None:
-                self._apply_fault(op, fault, tmp, file_name, truncate=False)
-            else:
-                tmp.replace(store.bulk_dir / file_name)
-                op.file_name = file_name
-                op.file_size = size if op.object_count else None
-                op.status = "COMPLETED"
-                op.completed_at = now_iso()
+            self._finish(op, store, fault, tmp, file_name, size, started, truncate=False)
             log.info(
                 "bulk mutation %s %s: %d lines in %.2fs",
                 op.gid,
@@ -672,21 +679,7 @@ class BulkRunner:
                     start += self.window
                     if start >= ctx.root_total:
                         break
-            remaining = self.min_seconds - (time.monotonic() - started)
-            while remaining > 0 and op.num not in self._cancel:
-                time.sleep(min(remaining, 0.05))
-                remaining = self.min_seconds - (time.monotonic() - started)
-            if op.num in self._cancel:
-                tmp.unlink(missing_ok=True)
-                op.status = "CANCELED"
-            elif fault is not None:
-                self._apply_fault(op, fault, tmp, file_name, truncate=True)
-            else:
-                tmp.replace(store.bulk_dir / file_name)
-                op.file_name = file_name
-                op.file_size = size if op.object_count else None
-                op.status = "COMPLETED"
-                op.completed_at = now_iso()
+            self._finish(op, store, fault, tmp, file_name, size, started, truncate=True)
             log.info(
                 "bulk operation %s %s: %d objects in %.2fs",
                 op.gid,

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
+from sandbox.testing import CountingSession
 from storeloop.shopify.bulk import iter_bulk_records, run_bulk_query
 from storeloop.shopify.bulk_mutation import write_metafields
 from storeloop.shopify.client import ShopifyClient
@@ -19,17 +20,6 @@ from storeloop.shopify.documents import load_document
 pytestmark = pytest.mark.integration
 
 TOKEN = "shpat_client_tests"
-
-
-class CountingSession(requests.Session):
-    def __init__(self):
-        super().__init__()
-        self.statuses: dict[int, int] = {}
-
-    def request(self, *args, **kwargs):
-        resp = super().request(*args, **kwargs)
-        self.statuses[resp.status_code] = self.statuses.get(resp.status_code, 0) + 1
-        return resp
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
+from sandbox.testing import CountingSession
 from storeloop.shopify.bulk import run_bulk_query
 from storeloop.shopify.client import ShopifyClient
 from storeloop.shopify.config import ShopifyConfig
@@ -20,19 +21,6 @@ from storeloop.warehouse.bulk_records import RESOURCE_TABLES, parse_line
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 TOKEN = "shpat_limits"
-
-
-class CountingSession(requests.Session):
-    """Counts every HTTP answer the client gets, by status."""
-
-    def __init__(self):
-        super().__init__()
-        self.statuses: dict[int, int] = {}
-
-    def request(self, *args, **kwargs):
-        resp = super().request(*args, **kwargs)
-        self.statuses[resp.status_code] = self.statuses.get(resp.status_code, 0) + 1
-        return resp
 
 
 @pytest.fixture(scope="module")
