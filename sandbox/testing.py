@@ -16,3 +16,18 @@ class CountingSession(requests.Session):
         resp = super().request(*args, **kwargs)
         self.statuses[resp.status_code] = self.statuses.get(resp.status_code, 0) + 1
         return resp
+
+
+def wait_for_health(base_url: str, timeout: float = 30.0) -> None:
+    """Poll `<base_url>/_sandbox/health` until it answers `{"ok": true}`; AssertionError after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base_url + "/_sandbox/health", timeout=1).json() == {"ok": True}:
+                return
+        except (requests.ConnectionError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{base_url} did not become healthy within {timeout:.0f}s")

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
+from sandbox.testing import wait_for_health
 
 pytestmark = pytest.mark.integration
 
@@ -648,15 +649,7 @@ def test_cli_serves_and_never_logs_the_token(tmp_path):
     )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(base_url + "/_sandbox/health", timeout=1).json() == {"ok": True}:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("emulator CLI did not become healthy")
+        wait_for_health(base_url, timeout=30)
         body = Client(base_url, token).gql("{ shop { name } }")
         assert body["data"]["shop"]["name"] == "Storeloop Sandbox"
         assert requests.post(base_url + API, json={"query": "{ shop { id } }"}, timeout=5).status_code == 401

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError
 
 from sandbox.slack_sink import start_slack_sink, stop_slack_sink
+from sandbox.testing import wait_for_health
 
 pytestmark = pytest.mark.integration
 
@@ -138,13 +138,7 @@ def test_cli(tmp_path):
     )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                requests.get(base_url + "/_sandbox/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_for_health(base_url, timeout=20)
         resp = WebClient(token="xoxb-cli", base_url=base_url + "/api/").chat_postMessage(channel="#c", text="hi")
         assert resp["ok"]
     finally:
