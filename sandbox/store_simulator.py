@@ -281,7 +281,7 @@ class StoreData:
         description, created_at, updated_at, published_at
     variants: variant_id, product_id, title, sku, price, position (1-based), created_at, updated_at
     customers: customer_id, email, first_name, last_name, state ("ENABLED"), tags (list[str]), verified_email,
-        created_at, updated_at
+        created_at, updated_at, country_code (ISO 3166 alpha-2 of the default address)
     orders: order_id, name ("#1001"...), customer_id (None for the ~2% guest checkouts), email, created_at,
         processed_at, updated_at, cancelled_at (None unless cancelled), cancel_reason, financial_status
         (PAID / REFUNDED / VOIDED for cancelled), fulfillment_status, currency_code ("USD"), subtotal_price,
@@ -335,6 +335,25 @@ def _slug(text: str) -> str:
 
 def _gids(kind: str, numbers: np.ndarray) -> np.ndarray:
     return np.char.add(f"gid://shopify/{kind}/", numbers.astype("int64").astype(str))
+
+
+# Where customers live (ISO 3166 codes and shares): a deterministic function of the customer number, so adding the
+# column did not change any other random draw of the simulation.
+COUNTRIES: tuple[tuple[str, float], ...] = (
+    ("US", 0.42), ("GB", 0.14), ("DE", 0.12), ("CA", 0.10), ("AU", 0.08), ("FR", 0.07), ("SE", 0.07),
+)
+
+COUNTRY_NAMES = {"US": "United States", "GB": "United Kingdom", "DE": "Germany", "CA": "Canada", "AU": "Australia",
+                 "FR": "France", "SE": "Sweden"}
+
+
+def country_codes(gids) -> np.ndarray:
+    """The country of each customer GID (a hash of its number mapped onto COUNTRIES' shares)."""
+    nums = np.array([int(str(g).rsplit("/", 1)[1]) for g in gids], dtype=np.uint64)
+    u = ((nums * np.uint64(2654435761)) % np.uint64(1_000_003)).astype(float) / 1_000_003.0
+    cum = np.cumsum([share for _, share in COUNTRIES])
+    idx = np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(COUNTRIES) - 1)
+    return np.array([code for code, _ in COUNTRIES], dtype=object)[idx]
 
 
 def _increasing_ids(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
@@ -597,6 +616,7 @@ def _simulate_customers(rng: np.random.Generator, n: int, start_s: int, end_s: i
             "updated_at": iso_z(updated),
         }
     )
+    customers["country_code"] = country_codes(customers["customer_id"])
     internal = {
         "created": created,
         "pref_cum": np.cumsum(pref, axis=1),
@@ -997,6 +1017,7 @@ def apply_scenario(store: StoreData, name: str, seed: int | None = None, **param
                 "verified_email": True,
                 "created_at": created,
                 "updated_at": created,
+                "country_code": country_codes(cid),
             }
         )
         taste = pd.DataFrame(

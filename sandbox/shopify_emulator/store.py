@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sandbox.store_simulator import StoreData, advance, apply_scenario, simulate_store
+from sandbox.store_simulator import (
+    COUNTRY_NAMES,
+    StoreData,
+    advance,
+    apply_scenario,
+    country_codes,
+    simulate_store,
+)
 
 log = logging.getLogger("sandbox.shopify_emulator")
 
@@ -488,6 +495,7 @@ class Store:
             "numberOfOrders": str(len(self.customer_orders[i])),
             "amountSpent": {"amount": decimal_str(self.customer_spent[i]), "currencyCode": "USD"},
             "defaultEmailAddress": {"emailAddress": c["email"][i], "marketingState": "NOT_SUBSCRIBED"},
+            "defaultAddress": self._address(gid, self._customer_country(i)),
             "image": {"url": "https://cdn.shopify.com/s/images/avatar.png", "altText": None},
         }
 
@@ -535,6 +543,31 @@ class Store:
             "totalReceivedSet": Lazy(money_bag, 0.0 if status == "VOIDED" else total),
             "netPaymentSet": Lazy(money_bag, current),
             "subtotalLineItemsQuantity": sum(self.line_items.cols["quantity"][j] for j in self.order_lines[i]),
+            "shippingAddress": self._address(gid, self._order_country(i)),
+        }
+
+    def _customer_country(self, i: int) -> str:
+        countries = self.customers.cols.get("country_code")
+        if countries and countries[i]:
+            return countries[i]
+        return country_codes([self.customers.ids[i]])[0]  # a store seeded before customers had a country
+
+    def _order_country(self, i: int) -> str:
+        row = self.customers.index.get(self.orders.cols["customer_id"][i])
+        return self._customer_country(row) if row is not None else country_codes([self.orders.ids[i]])[0]
+
+    @staticmethod
+    def _address(owner_gid: str, country_code: str) -> dict[str, Any]:
+        return {
+            "__typename": "MailingAddress",
+            "id": f"gid://shopify/MailingAddress/{owner_gid.rsplit('/', 1)[1]}",
+            "countryCodeV2": country_code,
+            "countryCode": country_code,
+            "country": COUNTRY_NAMES.get(country_code, country_code),
+            "city": None,
+            "zip": None,
+            "province": None,
+            "provinceCode": None,
         }
 
     def line_item(self, j: int) -> dict[str, Any]:

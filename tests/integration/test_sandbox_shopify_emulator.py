@@ -348,11 +348,13 @@ def test_bulk_orders_jsonl(client, stats):
         "currencyCode",
         "totalPriceSet",
         "customer",
+        "shippingAddress",
     ]
     assert "lineItems" not in first, "nested connections are cut out of the parent line"
     assert set(first["totalPriceSet"]["shopMoney"]) == {"amount", "currencyCode"}
     assert all(o["customer"] is None or o["customer"]["id"].startswith("gid://shopify/Customer/") for o in orders)
     assert sum(o["customer"] is None for o in orders) < 0.05 * len(orders)
+    assert {o["shippingAddress"]["countryCodeV2"] for o in orders} <= {"US", "GB", "DE", "CA", "AU", "FR", "SE"}
     item = items[0]
     assert set(item) == {"id", "sku", "title", "quantity", "originalUnitPriceSet", "product", "variant", "__parentId"}
     assert item["product"]["id"].startswith("gid://shopify/Product/")
@@ -377,7 +379,9 @@ def test_bulk_customers_jsonl(client, stats):
     lines = client.jsonl(op["url"])
     assert int(op["objectCount"]) == len(lines) == stats["customers"]
     assert all("__parentId" not in line for line in lines)
-    assert set(lines[0]) == {"id", "email", "firstName", "lastName", "state", "tags", "createdAt", "updatedAt"}
+    assert set(lines[0]) == {"id", "email", "firstName", "lastName", "state", "tags", "createdAt", "updatedAt",
+                             "defaultAddress"}
+    assert {c["defaultAddress"]["countryCodeV2"] for c in lines} == {"US", "GB", "DE", "CA", "AU", "FR", "SE"}
     current = client.gql("{ currentBulkOperation { id status objectCount url } }")["data"]["currentBulkOperation"]
     assert current["id"] == op["id"] and current["status"] == "COMPLETED"
 
