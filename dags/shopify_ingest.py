@@ -1,11 +1,17 @@
 """shopify_ingest: pull products, customers and orders (with line items) from the Shopify Admin API with bulk
-queries, land the files unchanged, load them into raw_shopify.*, and emit the raw_shopify Asset."""
+queries, incrementally by `updated_at` watermark; ingest the Shopify admin CSV exports dropped into
+`<landing>/exports/`; land every file unchanged; load them into raw_shopify.*; emit the raw_shopify Asset.
+
+Params: `full_refresh` re-pulls every record; `updated_from`/`updated_to` pull a window of `updated_at` (a backfill;
+never moves the watermark). `airflow backfill create --dag-id shopify_ingest --from-date … --to-date …` pulls one day
+of `updated_at` per run. Watermarks and batches: `raw_shopify._ingest_batches`; rejected lines: `raw_shopify._quarantine`.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from storeloop.orchestration.assets import RAW_SHOPIFY
@@ -14,29 +20,62 @@ from storeloop.orchestration.defaults import DEFAULT_ARGS
 
 @dag(
     dag_id="shopify_ingest",
-    # Nightly at 02:00 UTC. The first run waits for the next 02:00: no start_date (with one, unpausing starts the
-    # latest missed slot at once) and run_immediately=timedelta(0) (False still runs the missed slot when the DAG
-    # appears within 10% of the interval after it, i.e. until 04:24).
-    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", run_immediately=timedelta(0)),
+    # Nightly at 02:00 UTC; each slot's data interval is the day before it (what a backfill run pulls). The first run
+    # waits for the next 02:00: no start_date (with one, unpausing starts the latest missed slot at once) and
+    # run_immediately=timedelta(0) (False still runs the missed slot when the DAG appears within 10% of the interval
+    # after it, i.e. until 04:24).
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC", interval=timedelta(days=1),
+                                  run_immediately=timedelta(0)),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    params={
+        "full_refresh": Param(False, type="boolean", description="Re-pull every record, ignoring the watermark."),
+        "updated_from": Param(None, type=["null", "string"],
+                              description="Backfill: pull records updated at or after this ISO date/time (UTC)."),
+        "updated_to": Param(None, type=["null", "string"],
+                            description="Backfill: pull records updated before this ISO date/time (UTC)."),
+    },
     tags=["storeloop", "ingest"],
     doc_md=__doc__,
 )
 def shopify_ingest():
     @task
     def extract_load(resource: str) -> dict:
-        from storeloop.orchestration.ingest import extract_and_load
+        from airflow.exceptions import AirflowSkipException
 
-        return extract_and_load(resource, get_current_context()["run_id"])
+        from storeloop.orchestration.ingest import enabled_sources, extract_and_load, requested_bounds
 
-    @task(outlets=[RAW_SHOPIFY])
-    def publish_raw_asset(products: dict, customers: dict, orders: dict) -> dict:
-        from storeloop.orchestration.ingest import summarize
+        if "api" not in enabled_sources():
+            raise AirflowSkipException("STORELOOP_INGEST_SOURCES does not include api: no Admin API pull")
+        context = get_current_context()
+        updated_from, updated_to = requested_bounds(
+            context["params"], run_type=context["dag_run"].run_type,
+            interval_start=context.get("data_interval_start"), interval_end=context.get("data_interval_end"))
+        return extract_and_load(resource, context["run_id"], full_refresh=context["params"]["full_refresh"],
+                                updated_from=updated_from, updated_to=updated_to)
+
+    @task
+    def ingest_exports() -> list[dict]:
+        from airflow.exceptions import AirflowSkipException
+
+        from storeloop.orchestration.ingest import enabled_sources, ingest_exports
+
+        if "exports" not in enabled_sources():
+            raise AirflowSkipException("STORELOOP_INGEST_SOURCES does not include exports")
+        return ingest_exports(get_current_context()["run_id"])
+
+    @task(outlets=[RAW_SHOPIFY], trigger_rule="none_failed")
+    def publish_raw_asset(products: dict | None, customers: dict | None, orders: dict | None,
+                          exports: list[dict] | None) -> dict:
+        from storeloop.orchestration.ingest import current_watermarks, summarize
 
         context = get_current_context()
-        summary = {**summarize([products, customers, orders]), "run_id": context["run_id"]}
+        reports = [r for r in (products, customers, orders) if r] + list(exports or [])
+        if not reports:
+            raise RuntimeError("Nothing was ingested: the API pull is disabled and no CSV exports were waiting. Set "
+                               "STORELOOP_INGEST_SOURCES, or drop orders_export*.csv files into <landing>/exports/.")
+        summary = {**summarize(reports, current_watermarks()), "run_id": context["run_id"]}
         context["outlet_events"][RAW_SHOPIFY].extra = summary
         return summary
 
@@ -45,7 +84,7 @@ def shopify_ingest():
     customers = extract_load.override(task_id="extract_load_customers")("customers")
     orders = extract_load.override(task_id="extract_load_orders")("orders")
     products >> customers >> orders
-    publish_raw_asset(products, customers, orders)
+    publish_raw_asset(products, customers, orders, ingest_exports())
 
 
 shopify_ingest()

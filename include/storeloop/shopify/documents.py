@@ -18,3 +18,21 @@ def load_document(name: str) -> str:
 
 def all_documents() -> dict[str, str]:
     return {p.stem: p.read_text() for p in sorted(DOCUMENTS_DIR.glob("*.graphql"))}
+
+
+def with_search_query(document: str, search: str | None) -> str:
+    """`document` with `query: <search>` set on its top-level connection field (e.g. `orders` → `orders(query:
+    "updated_at:>='…'")`); unchanged when `search` is None. Works on the parsed document, so it stays valid."""
+    if not search:
+        return document
+    from graphql import parse, print_ast
+    from graphql.language import ArgumentNode, NameNode, OperationDefinitionNode, StringValueNode
+
+    ast = parse(document)
+    operations = [d for d in ast.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or len(operations[0].selection_set.selections) != 1:
+        raise ValueError("with_search_query needs a document with one operation selecting one connection field")
+    connection = operations[0].selection_set.selections[0]
+    others = tuple(a for a in connection.arguments or () if a.name.value != "query")
+    connection.arguments = (*others, ArgumentNode(name=NameNode(value="query"), value=StringValueNode(value=search)))
+    return print_ast(ast)

@@ -1,8 +1,9 @@
-"""Load a bulk-query JSONL file into raw_shopify.* with COPY: one transaction per file, idempotent per run.
+"""Load a batch into raw_shopify.* with COPY: one transaction per batch, idempotent per (run, source).
 
-A rerun of the same run deletes what that run loaded into these tables and loads again; a crash leaves nothing
-half-loaded (the transaction rolls back). Every line is either loaded or quarantined with its reason:
-lines_in == rows_loaded + rows_quarantined, always.
+A batch is one file of one source (a bulk-query JSONL, or a CSV export). A rerun of the same run deletes what that run
+loaded from that source and loads again; a crash leaves nothing half-loaded (the transaction rolls back), and the
+batch's bookkeeping row (`_ingest_batches`, which the watermark is derived from) commits with the rows or not at all.
+Every line is either loaded or quarantined with its reason: lines_in == rows_loaded + rows_quarantined, always.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storeloop.warehouse import ingest_state
 from storeloop.warehouse.bulk_records import RESOURCE_TABLES, MalformedRecord, parse_line
+from storeloop.warehouse.ingest_state import IngestWindow
 from storeloop.warehouse.raw_schema import QUARANTINE_TABLE, RAW_TABLES, create_raw_schema_sql
 
 log = logging.getLogger(__name__)
+
+API_SOURCE = "api_bulk"
+
+# The table whose updated_at is a resource's watermark.
+WATERMARK_TABLE = {"products": "products", "customers": "customers", "orders": "orders"}
 
 
 @dataclass
@@ -25,16 +33,20 @@ class LoadReport:
     resource: str
     source_file: str
     lines_in: int = 0
+    lines_loaded: int = 0  # input lines (CSV records) that reached a raw table, as a row or inside another's record
     rows_loaded: dict[str, int] = field(default_factory=dict)
     rows_quarantined: int = 0
+    max_updated_at: str | None = None
+    skipped: str | None = None  # why nothing was loaded (e.g. a file another run already ingested)
 
     @property
     def total_loaded(self) -> int:
         return sum(self.rows_loaded.values())
 
     def check_balanced(self) -> None:
-        if self.lines_in != self.total_loaded + self.rows_quarantined:
-            raise AssertionError(f"{self.source_file}: {self.lines_in} lines in but {self.total_loaded} loaded + "
+        """Every input line (or CSV record) was loaded or quarantined, none lost and none counted twice."""
+        if self.lines_in != self.lines_loaded + self.rows_quarantined:
+            raise AssertionError(f"{self.source_file}: {self.lines_in} lines in but {self.lines_loaded} loaded + "
                                  f"{self.rows_quarantined} quarantined")
 
 
@@ -53,16 +65,78 @@ def copy_text_line(values: tuple) -> str:
     return "\t".join("\\N" if v is None else str(v).translate(_ESCAPES) for v in values) + "\n"
 
 
-def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str = "api_bulk",
+class RawBatch:
+    """Rows of one (run, source) batch, spooled as COPY text until `commit` writes them in one transaction."""
+
+    def __init__(self, *, resource: str, tables: Iterable[str], run_id: str, source: str, source_file: str):
+        self.resource, self.run_id, self.source, self.source_file = resource, run_id, source, source_file
+        self.tables = tuple(tables)
+        self._buffers = {t: tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", newline="")
+                         for t in self.tables}
+        self.counts = dict.fromkeys(self.tables, 0)
+        self.quarantined: list[tuple] = []
+
+    def add(self, table: str, row: tuple, record: dict) -> None:
+        self._buffers[table].write(
+            copy_text_line((*row, self.run_id, self.source, json.dumps(record, separators=(",", ":"), default=str))))
+        self.counts[table] += 1
+
+    def quarantine(self, line_no: int, reason: str, raw_line: str) -> None:
+        self.quarantined.append((self.run_id, self.source_file, line_no, self.resource, reason, raw_line[:100_000]))
+
+    def commit(self, conn, *, window: IngestWindow, lines_in: int, source_sha256: str | None = None) -> str | None:
+        """Replace this run's rows of this source in one transaction; returns the batch's newest updated_at."""
+        max_updated_at = None
+        try:
+            with conn.cursor() as cur:
+                for table in self.tables:
+                    raw = RAW_TABLES[table]
+                    cur.execute(f"delete from {raw.qualified_name} where _run_id = %s and _source = %s",
+                                (self.run_id, self.source))
+                    self._buffers[table].seek(0)
+                    columns = ", ".join([*raw.typed_column_names, "_run_id", "_source", "_record"])
+                    cur.copy_expert(f"copy {raw.qualified_name} ({columns}) from stdin with (format text)",
+                                    self._buffers[table])
+                cur.execute(f"delete from {QUARANTINE_TABLE} where run_id = %s and source_file = %s",
+                            (self.run_id, self.source_file))
+                if self.quarantined:
+                    cur.executemany(
+                        f"insert into {QUARANTINE_TABLE} (run_id, source_file, line_no, resource, reason, raw_line) "
+                        "values (%s, %s, %s, %s, %s, %s)",
+                        self.quarantined,
+                    )
+                mark_table = WATERMARK_TABLE.get(self.resource)
+                if mark_table in self.tables:
+                    cur.execute(f"select max(updated_at) from {RAW_TABLES[mark_table].qualified_name} "
+                                "where _run_id = %s and _source = %s", (self.run_id, self.source))
+                    max_updated_at = cur.fetchone()[0]
+                ingest_state.record_batch(
+                    cur, run_id=self.run_id, resource=self.resource, source=self.source, window=window,
+                    max_updated_at=max_updated_at, source_file=self.source_file, source_sha256=source_sha256,
+                    lines_in=lines_in, rows_loaded=self.counts, rows_quarantined=len(self.quarantined))
+            conn.commit()
+        except BaseException:  # an interrupted load must leave nothing behind
+            conn.rollback()
+            raise
+        finally:
+            self.close()
+        for row in self.quarantined[:5]:
+            log.warning("quarantined %s line %s: %s", row[1], row[2], row[4])
+        return max_updated_at.isoformat() if max_updated_at is not None else None
+
+    def close(self) -> None:
+        for b in self._buffers.values():
+            b.close()
+
+
+def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str = API_SOURCE,
                     source_name: str | None = None, lines: Iterable[str] | None = None,
-                    progress_every: int = 100_000) -> LoadReport:
+                    window: IngestWindow | None = None, progress_every: int = 100_000) -> LoadReport:
     """Load one resource's JSONL into its raw tables in one transaction. `conn` is a psycopg2 connection."""
-    tables = RESOURCE_TABLES[resource]
     report = LoadReport(resource, source_name or str(path))
-    buffers = {t: tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", newline="") for t in tables}
-    quarantine: list[tuple] = []
-    counts = dict.fromkeys(tables, 0)
     ensure_raw_schema(conn)
+    batch = RawBatch(resource=resource, tables=RESOURCE_TABLES[resource], run_id=run_id, source=source,
+                     source_file=report.source_file)
     source_iter = lines if lines is not None else open(path, encoding="utf-8", errors="strict")
     try:
         for line_no, line in enumerate(_decoded(source_iter), start=1):
@@ -70,44 +144,24 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
                 continue  # a trailing newline is not a record
             report.lines_in += 1
             try:
-                table, row, record = parse_line(line, tables)
+                table, row, record = parse_line(line, batch.tables)
             except MalformedRecord as exc:
-                quarantine.append((run_id, report.source_file, line_no, resource, str(exc), line[:100_000]))
+                batch.quarantine(line_no, str(exc), line)
                 continue
-            buffers[table].write(copy_text_line((*row, run_id, source, json.dumps(record, separators=(",", ":")))))
-            counts[table] += 1
+            batch.add(table, row, record)
+            report.lines_loaded += 1
             if progress_every and report.lines_in % progress_every == 0:
                 log.info("%s: %d lines read", report.source_file, report.lines_in)
+    except BaseException:
+        batch.close()
+        raise
     finally:
         if lines is None:
             source_iter.close()
-    try:
-        with conn.cursor() as cur:
-            for table in tables:
-                raw = RAW_TABLES[table]
-                cur.execute(f"delete from {raw.qualified_name} where _run_id = %s", (run_id,))
-                buffers[table].seek(0)
-                columns = ", ".join([*raw.typed_column_names, "_run_id", "_source", "_record"])
-                cur.copy_expert(f"copy {raw.qualified_name} ({columns}) from stdin with (format text)", buffers[table])
-            cur.execute(f"delete from {QUARANTINE_TABLE} where run_id = %s and resource = %s", (run_id, resource))
-            if quarantine:
-                cur.executemany(
-                    f"insert into {QUARANTINE_TABLE} (run_id, source_file, line_no, resource, reason, raw_line) "
-                    "values (%s, %s, %s, %s, %s, %s)",
-                    quarantine,
-                )
-        conn.commit()
-    except BaseException:  # an interrupted load must leave nothing behind
-        conn.rollback()
-        raise
-    finally:
-        for b in buffers.values():
-            b.close()
-    report.rows_loaded = counts
-    report.rows_quarantined = len(quarantine)
+    report.max_updated_at = batch.commit(conn, window=window or IngestWindow("full"), lines_in=report.lines_in)
+    report.rows_loaded = dict(batch.counts)
+    report.rows_quarantined = len(batch.quarantined)
     report.check_balanced()
-    for row in quarantine[:5]:
-        log.warning("quarantined %s line %s: %s", row[1], row[2], row[4])
     return report
 
 

@@ -124,7 +124,31 @@ create table if not exists {QUARANTINE_TABLE} (
     raw_line text not null,
     quarantined_at timestamptz not null default now()
 );
-create index if not exists _quarantine_run_idx on {QUARANTINE_TABLE} (run_id);
+create index if not exists _quarantine_run_file_idx on {QUARANTINE_TABLE} (run_id, source_file);
+"""
+
+
+# One row per committed batch (run, resource, source): what it asked for and loaded. See ingest_state.py.
+BATCHES_TABLE = f"{RAW_SCHEMA}._ingest_batches"
+
+BATCHES_SQL = f"""
+create table if not exists {BATCHES_TABLE} (
+    run_id text not null,
+    resource text not null,
+    source text not null,
+    mode text not null check (mode in ('full', 'incremental', 'backfill', 'export')),
+    updated_from timestamptz,
+    updated_to timestamptz,
+    max_updated_at timestamptz,
+    source_file text not null,
+    source_sha256 text,
+    lines_in integer not null,
+    rows_loaded jsonb not null,
+    rows_quarantined integer not null,
+    committed_at timestamptz not null default now(),
+    primary key (run_id, resource, source)
+);
+create index if not exists _ingest_batches_sha_idx on {BATCHES_TABLE} (source_sha256);
 """
 
 
@@ -134,4 +158,5 @@ def create_raw_schema_sql() -> str:
         f"create schema if not exists {RAW_SCHEMA};\n"
         + "\n".join(t.create_sql() for t in RAW_TABLES.values())
         + QUARANTINE_SQL
+        + BATCHES_SQL
     )
