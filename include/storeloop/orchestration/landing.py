@@ -51,6 +51,9 @@ def land_file(local_file: Path, resource: str, run_id: str, name: str):
 def export_files() -> list:
     """The files waiting in <landing>/exports/ (sorted by name; subfolders are not looked into)."""
     folder = landing_root() / EXPORTS_DIR
+    invalidate = getattr(getattr(folder, "fs", None), "invalidate_cache", None)
+    if invalidate:  # s3fs caches listings: a long-lived process must still see files dropped since
+        invalidate()
     if not folder.exists():
         return []
     return sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: p.name)
