@@ -40,6 +40,9 @@ DEFAULTS: dict[str, str] = {
     "AIRFLOW_CONN_SLACK": "",
     "MLFLOW_TRACKING_URI": "",
     "STORELOOP_LANDING_URL": "",
+    "STORELOOP_LANDING_CONN_ID": "aws_default",
+    "STORELOOP_INGEST_SOURCES": "api,exports",
+    "STORELOOP_INGEST_OVERLAP_MINUTES": "30",
 }
 
 
@@ -220,6 +223,9 @@ class Settings:
         for key in DEFAULTS:
             if key.startswith("STORELOOP_") and key not in env:
                 env[key] = s.get(key, "")
+        for key, value in s.items():  # further settings from .env: more connections (e.g. the S3 landing zone's)
+            if key.startswith(("STORELOOP_", "AIRFLOW_CONN_", "AWS_")) and key not in env and value != "":
+                env[key] = value
         return env
 
 
@@ -257,7 +263,8 @@ def load_settings(env_file: Path | None = None) -> Settings:
     file_values = parse_env_file(env_file)
     state_dir = Path(os.environ.get("STORELOOP_STATE_DIR") or file_values.get("STORELOOP_STATE_DIR") or state_dir)
     resolved = parse_env_file(state_dir / "resolved.env")
-    for layer in (resolved, file_values, {k: v for k, v in os.environ.items() if k in DEFAULTS or k.startswith("STORELOOP_")}):
+    from_process = {k: v for k, v in os.environ.items() if k in DEFAULTS or k.startswith("STORELOOP_")}
+    for layer in (resolved, file_values, from_process):
         for key, value in layer.items():
             if value != "" or key not in values:
                 values[key] = value

@@ -57,12 +57,18 @@ def ensure_raw_schema(conn) -> None:
     conn.commit()
 
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:  # rare: escape only when needed (fast path)
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
 
 
 def copy_text_line(values: tuple) -> str:
     """One line of COPY's text format: tab-separated, \\N for NULL, backslash escapes (exact for any string)."""
-    return "\t".join("\\N" if v is None else str(v).translate(_ESCAPES) for v in values) + "\n"
+    return "\t".join(map(_copy_text, values)) + "\n"
 
 
 class RawBatch:
@@ -76,9 +82,11 @@ class RawBatch:
         self.counts = dict.fromkeys(self.tables, 0)
         self.quarantined: list[tuple] = []
 
-    def add(self, table: str, row: tuple, record: dict) -> None:
-        self._buffers[table].write(
-            copy_text_line((*row, self.run_id, self.source, json.dumps(record, separators=(",", ":"), default=str))))
+    def add(self, table: str, row: tuple, record: dict, record_json: str | None = None) -> None:
+        """`record_json`: the record's JSON text when the caller has it already (a JSONL line, kept as it came)."""
+        if record_json is None:
+            record_json = json.dumps(record, separators=(",", ":"), default=str)
+        self._buffers[table].write(copy_text_line((*row, self.run_id, self.source, record_json)))
         self.counts[table] += 1
 
     def quarantine(self, line_no: int, reason: str, raw_line: str) -> None:
@@ -148,7 +156,7 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
             except MalformedRecord as exc:
                 batch.quarantine(line_no, str(exc), line)
                 continue
-            batch.add(table, row, record)
+            batch.add(table, row, record, record_json=line.rstrip("\r\n"))
             report.lines_loaded += 1
             if progress_every and report.lines_in % progress_every == 0:
                 log.info("%s: %d lines read", report.source_file, report.lines_in)
