@@ -44,6 +44,8 @@ if tt is not None:
         info = tt.next_dagrun_info(last_automated_data_interval=None,
                                    restriction=TimeRestriction(earliest=None, latest=None, catchup=False))
     out["ingest_first_run_if_registered_at_0230"] = info.run_after.isoformat() if info else None
+    out["ingest_first_data_interval"] = [info.data_interval.start.isoformat(), info.data_interval.end.isoformat()]
+    out["ingest_params"] = {k: bag.dags["shopify_ingest"].params[k] for k in bag.dags["shopify_ingest"].params}
 print("PROBE" + json.dumps(out))
 """
 
@@ -95,6 +97,13 @@ def test_features_dag_renders_dbt_models_as_tasks(dagbag):
     tasks = dagbag["dags"]["shopify_features"]["tasks"]
     for model in ("stg_shopify__orders", "fct_order_lines", "fct_customer_product_interactions"):
         assert f"dbt.{model}.run" in tasks and f"dbt.{model}.test" in tasks
+
+
+def test_ingest_slots_cover_the_day_before_and_take_backfill_params(dagbag):
+    """A nightly (or backfill) run's data interval is the 24 h before its 02:00 slot: what a backfill run pulls."""
+    assert dagbag["ingest_first_run_if_registered_at_0230"] == "2026-03-11T02:00:00+00:00"
+    assert dagbag["ingest_first_data_interval"] == ["2026-03-10T02:00:00+00:00", "2026-03-11T02:00:00+00:00"]
+    assert dagbag["ingest_params"] == {"full_refresh": False, "updated_from": None, "updated_to": None}
 
 
 def test_dag_files_do_no_heavy_work_at_import():
