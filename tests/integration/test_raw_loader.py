@@ -80,9 +80,9 @@ def test_a_crash_mid_load_leaves_the_previous_load_untouched(warehouse_conn, war
         def __exit__(self, *exc):
             self._cur.close()
 
-        def copy_expert(self, sql, f):
+        def copy_expert(self, sql, f, size=8192):
             self.copies += 1
-            self._cur.copy_expert(sql, f)
+            self._cur.copy_expert(sql, f, size=size)
             if self.copies == 1:  # orders copied, line items not yet: the process dies here
                 raise KeyboardInterrupt("killed mid-load")
 
@@ -125,3 +125,25 @@ def test_text_survives_copy_exactly(warehouse_conn, tmp_path):
         rows = cur.fetchall()
     assert sorted(r[0] for r in rows) == sorted(nasty)
     assert all(r[1] is None and r[0] == r[2] for r in rows)
+
+
+def test_a_kill_while_parsing_after_chunks_were_copied_leaves_the_previous_load(warehouse_db, warehouse_conn,
+                                                                                   tmp_path):
+    """Chunks are COPYed while later lines are still being parsed; a kill at that point must roll all of them back."""
+    import psycopg2
+
+    first = [_order(1), _line(1, 1)]
+    load_bulk_jsonl(warehouse_conn, _write(tmp_path, first), resource="orders", run_id="run_a")
+
+    def dying_lines():
+        for n in range(1, 2_001):
+            yield json.dumps(_order(n)) + "\n"
+            yield json.dumps(_line(n, n)) + "\n"
+        raise KeyboardInterrupt("killed while parsing")
+
+    with pytest.raises(KeyboardInterrupt):
+        load_bulk_jsonl(warehouse_conn, tmp_path / "unused", resource="orders", run_id="run_a", lines=dying_lines(),
+                        chunk_bytes=2_000)  # dozens of chunks reach Postgres before the kill
+    with psycopg2.connect(warehouse_db) as observer:
+        assert _count(observer, "orders") == 1 and _count(observer, "order_line_items") == 1
+    assert _count(warehouse_conn, "orders") == 1, "the killed batch's chunks were not rolled back"

@@ -31,7 +31,7 @@ def load_csv_export(conn, path: Path, *, run_id: str, source_name: str | None = 
                               "products_export*.csv or customers_export*.csv)")
     report = LoadReport(kind, source_name or str(path))
     ensure_raw_schema(conn)
-    batch = RawBatch(resource=kind, tables=RESOURCE_TABLES[kind], run_id=run_id, source=export_source(path),
+    batch = RawBatch(conn, resource=kind, tables=RESOURCE_TABLES[kind], run_id=run_id, source=export_source(path),
                      source_file=report.source_file)
     try:
         for record in read_export(path, kind):
@@ -45,9 +45,9 @@ def load_csv_export(conn, path: Path, *, run_id: str, source_name: str | None = 
             if progress_every and report.lines_in % progress_every == 0:
                 log.info("%s: %d records read", path.name, report.lines_in)
     except BaseException:
-        batch.close()
+        batch.abort()
         raise
-    report.max_updated_at = batch.commit(conn, window=IngestWindow("export"), lines_in=report.lines_in,
+    report.max_updated_at = batch.commit(window=IngestWindow("export"), lines_in=report.lines_in,
                                          source_sha256=sha256)
     report.rows_loaded = dict(batch.counts)
     report.rows_quarantined = len(batch.quarantined)

@@ -8,9 +8,11 @@ Every line is either loaded or quarantined with its reason: lines_in == rows_loa
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import tempfile
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,14 +73,69 @@ def copy_text_line(values: tuple) -> str:
     return "\t".join(map(_copy_text, values)) + "\n"
 
 
-class RawBatch:
-    """Rows of one (run, source) batch, spooled as COPY text until `commit` writes them in one transaction."""
+class _CopyStream:
+    """COPYs chunks of one batch on a worker thread, so Postgres ingests chunk k while Python parses chunk k+1.
 
-    def __init__(self, *, resource: str, tables: Iterable[str], run_id: str, source: str, source_file: str):
+    Everything runs in the connection's one open transaction: the worker first deletes what this (run, source) loaded
+    before, then COPYs each chunk it is handed. The caller commits or rolls back only after `finish`/`stop`."""
+
+    def __init__(self, conn, tables: tuple[str, ...], run_id: str, source: str):
+        self._conn, self._tables, self._run_id, self._source = conn, tables, run_id, source
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="storeloop-copy", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            with self._conn.cursor() as cur:
+                for table in self._tables:
+                    cur.execute(f"delete from {RAW_TABLES[table].qualified_name} where _run_id = %s and _source = %s",
+                                (self._run_id, self._source))
+                while (item := self._queue.get()) is not None:
+                    table, data = item
+                    raw = RAW_TABLES[table]
+                    columns = ", ".join([*raw.typed_column_names, "_run_id", "_source", "_record"])
+                    cur.copy_expert(f"copy {raw.qualified_name} ({columns}) from stdin with (format text)",
+                                    io.StringIO(data), size=1 << 20)
+        except BaseException as exc:  # handed to the caller's thread, which rolls back
+            self._error = exc
+            while self._queue.get() is not None:  # drain so a blocked put() returns
+                pass
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, table: str, data: str) -> None:
+        self._raise_if_failed()
+        self._queue.put((table, data))
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
+class RawBatch:
+    """Rows of one (run, source) batch, COPYed in chunks as they come, inside one transaction that `commit` ends.
+
+    Nothing is visible to anyone else until `commit`; `abort` (or any exception in `commit`) rolls everything back."""
+
+    def __init__(self, conn, *, resource: str, tables: Iterable[str], run_id: str, source: str, source_file: str,
+                 chunk_bytes: int = 8 << 20):
+        self.conn = conn
         self.resource, self.run_id, self.source, self.source_file = resource, run_id, source, source_file
         self.tables = tuple(tables)
-        self._buffers = {t: tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", newline="")
-                         for t in self.tables}
+        self._chunk_bytes = chunk_bytes
+        self._pending: dict[str, list[str]] = {t: [] for t in self.tables}
+        self._pending_bytes = dict.fromkeys(self.tables, 0)
+        self._stream: _CopyStream | None = None
         self.counts = dict.fromkeys(self.tables, 0)
         self.quarantined: list[tuple] = []
 
@@ -86,25 +143,32 @@ class RawBatch:
         """`record_json`: the record's JSON text when the caller has it already (a JSONL line, kept as it came)."""
         if record_json is None:
             record_json = json.dumps(record, separators=(",", ":"), default=str)
-        self._buffers[table].write(copy_text_line((*row, self.run_id, self.source, record_json)))
+        line = copy_text_line((*row, self.run_id, self.source, record_json))
+        self._pending[table].append(line)
+        self._pending_bytes[table] += len(line)
         self.counts[table] += 1
+        if self._pending_bytes[table] >= self._chunk_bytes:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        if self._stream is None:
+            self._stream = _CopyStream(self.conn, self.tables, self.run_id, self.source)
+        if self._pending[table]:
+            self._stream.put(table, "".join(self._pending[table]))
+            self._pending[table], self._pending_bytes[table] = [], 0
 
     def quarantine(self, line_no: int, reason: str, raw_line: str) -> None:
         self.quarantined.append((self.run_id, self.source_file, line_no, self.resource, reason, raw_line[:100_000]))
 
-    def commit(self, conn, *, window: IngestWindow, lines_in: int, source_sha256: str | None = None) -> str | None:
-        """Replace this run's rows of this source in one transaction; returns the batch's newest updated_at."""
+    def commit(self, *, window: IngestWindow, lines_in: int, source_sha256: str | None = None) -> str | None:
+        """Finish the COPYs, record the batch and commit; returns the batch's newest updated_at."""
         max_updated_at = None
+        conn = self.conn
         try:
+            for table in self.tables:
+                self._flush(table)
+            self._stream.finish()
             with conn.cursor() as cur:
-                for table in self.tables:
-                    raw = RAW_TABLES[table]
-                    cur.execute(f"delete from {raw.qualified_name} where _run_id = %s and _source = %s",
-                                (self.run_id, self.source))
-                    self._buffers[table].seek(0)
-                    columns = ", ".join([*raw.typed_column_names, "_run_id", "_source", "_record"])
-                    cur.copy_expert(f"copy {raw.qualified_name} ({columns}) from stdin with (format text)",
-                                    self._buffers[table])
                 cur.execute(f"delete from {QUARANTINE_TABLE} where run_id = %s and source_file = %s",
                             (self.run_id, self.source_file))
                 if self.quarantined:
@@ -124,27 +188,27 @@ class RawBatch:
                     lines_in=lines_in, rows_loaded=self.counts, rows_quarantined=len(self.quarantined))
             conn.commit()
         except BaseException:  # an interrupted load must leave nothing behind
-            conn.rollback()
+            self.abort()
             raise
-        finally:
-            self.close()
         for row in self.quarantined[:5]:
             log.warning("quarantined %s line %s: %s", row[1], row[2], row[4])
         return max_updated_at.isoformat() if max_updated_at is not None else None
 
-    def close(self) -> None:
-        for b in self._buffers.values():
-            b.close()
+    def abort(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+        self.conn.rollback()
 
 
 def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str = API_SOURCE,
                     source_name: str | None = None, lines: Iterable[str] | None = None,
-                    window: IngestWindow | None = None, progress_every: int = 100_000) -> LoadReport:
+                    window: IngestWindow | None = None, progress_every: int = 100_000,
+                    chunk_bytes: int = 8 << 20) -> LoadReport:
     """Load one resource's JSONL into its raw tables in one transaction. `conn` is a psycopg2 connection."""
     report = LoadReport(resource, source_name or str(path))
     ensure_raw_schema(conn)
-    batch = RawBatch(resource=resource, tables=RESOURCE_TABLES[resource], run_id=run_id, source=source,
-                     source_file=report.source_file)
+    batch = RawBatch(conn, resource=resource, tables=RESOURCE_TABLES[resource], run_id=run_id, source=source,
+                     source_file=report.source_file, chunk_bytes=chunk_bytes)
     source_iter = lines if lines is not None else open(path, encoding="utf-8", errors="strict")
     try:
         for line_no, line in enumerate(_decoded(source_iter), start=1):
@@ -161,12 +225,12 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
             if progress_every and report.lines_in % progress_every == 0:
                 log.info("%s: %d lines read", report.source_file, report.lines_in)
     except BaseException:
-        batch.close()
+        batch.abort()
         raise
     finally:
         if lines is None:
             source_iter.close()
-    report.max_updated_at = batch.commit(conn, window=window or IngestWindow("full"), lines_in=report.lines_in)
+    report.max_updated_at = batch.commit(window=window or IngestWindow("full"), lines_in=report.lines_in)
     report.rows_loaded = dict(batch.counts)
     report.rows_quarantined = len(batch.quarantined)
     report.check_balanced()
