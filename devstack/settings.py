@@ -43,6 +43,7 @@ DEFAULTS: dict[str, str] = {
     "STORELOOP_LANDING_CONN_ID": "aws_default",
     "STORELOOP_INGEST_SOURCES": "api,exports",
     "STORELOOP_INGEST_OVERLAP_MINUTES": "30",
+    "STORELOOP_RETRAIN_COOLDOWN_HOURS": "24",
 }
 
 

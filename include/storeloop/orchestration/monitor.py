@@ -78,3 +78,43 @@ def post_summary(drift: dict) -> dict:
     resp = client.chat_postMessage(channel=channel, text=drift["slack_text"])
     log.info("posted the drift summary to %s (ts %s)", channel, resp.get("ts"))
     return {"channel": channel, "ts": resp.get("ts")}
+
+
+def retrain_reason(drift: dict, champion_age_hours: float | None, cooldown_hours: float) -> str | None:
+    """Why the monitor should trigger recommender_train now, or None.
+
+    Drift triggers retraining, but not while the champion is younger than the cooldown: a model trained on the drifted
+    data would otherwise be retrained again by the monitor run its own scores trigger, in a loop."""
+    if not drift.get("dataset_drift"):
+        return None
+    if champion_age_hours is not None and champion_age_hours < cooldown_hours:
+        log.info("drift detected, but the champion is %.1f h old (cooldown %.0f h): no retraining triggered",
+                 champion_age_hours, cooldown_hours)
+        return None
+    columns = ", ".join(drift.get("drifted_column_names") or []) or "?"
+    return (f"data drift: {drift.get('drifted_columns', 0)} feature columns drifted ({columns}); "
+            f"report {drift.get('report_url')}")
+
+
+def champion_age_hours() -> float | None:
+    """Hours since the current champion version was registered (None without a champion)."""
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from storeloop.orchestration.ml import model_name, tracking_uri
+
+    try:
+        version = MlflowClient(tracking_uri()).get_model_version_by_alias(model_name(), "champion")
+    except Exception as exc:
+        log.warning("no champion found: %s", exc)
+        return None
+    return (time.time() * 1000 - int(version.creation_timestamp)) / 3_600_000
+
+
+def retrain_cooldown_hours() -> float:
+    raw = os.environ.get("STORELOOP_RETRAIN_COOLDOWN_HOURS", "24")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"STORELOOP_RETRAIN_COOLDOWN_HOURS={raw!r} is not a number of hours") from None
