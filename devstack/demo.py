@@ -36,6 +36,9 @@ def collect_summary(settings: Settings, runs: dict[str, dict]) -> dict:
         cur.execute("select count(*) from raw_shopify._quarantine where run_id = %s", (ingest_run,))
         summary["rows_ingested"] = rows
         summary["rows_quarantined"] = cur.fetchone()[0]
+        cur.execute("select resource, mode, max_updated_at from raw_shopify._ingest_batches where run_id = %s and "
+                    "source = 'api_bulk' order by resource", (ingest_run,))
+        summary["ingest_modes"] = {r: (mode, mark) for r, mode, mark in cur.fetchall()}
         cur.execute("select count(*) from marts.fct_customer_product_interactions")
         summary["interaction_rows"] = cur.fetchone()[0]
         score_run = runs["recommender_score"]["dag_run_id"]
@@ -84,6 +87,10 @@ def print_summary(settings: Settings, summary: dict, seconds: float) -> None:
     p(f" Ingested   {rows['orders']:,} orders, {rows['order_line_items']:,} line items, {rows['customers']:,} customers, "
       f"{rows['products']:,} products ({rows['product_variants']:,} variants); "
       f"{summary['rows_quarantined']} lines quarantined")
+    modes = summary.get("ingest_modes") or {}
+    if modes:
+        p("            " + ", ".join(f"{r}: {mode}" for r, (mode, _) in modes.items())
+          + f"; orders watermark now {modes.get('orders', (None, None))[1]}")
     p(f" Features   marts.fct_customer_product_interactions: {summary['interaction_rows']:,} rows (dbt, tests passed)")
     baseline = tags.get("baseline_ndcg_at_10")
     p(f" Model      {model['name']} v{model['version']} @champion ({model.get('candidate') or '?'}): "
