@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv setup up down status demo run test test-fast lint docs-serve clean
+.PHONY: help venv setup up down status demo run rollback test test-fast lint docs-serve clean
 
 help:
 	@echo "make demo     set up and run the whole nightly loop once on the local stack (leaves the UIs up)"
@@ -10,6 +10,7 @@ help:
 	@echo "make setup    set up only (venv, .env, PostgreSQL, databases, Airflow DB, dbt manifest)"
 	@echo "make up       start the services;  make down  stop them all;  make status"
 	@echo "make run DAG=<dag_id> [CONF='<json>']   run one DAG once now through 'airflow dags test'"
+	@echo "make rollback REASON='...' [TO=<version>]  move @champion back to the previous champion, then rescore"
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -32,6 +33,12 @@ demo: setup
 run: setup
 	@test -n "$(DAG)" || (echo "usage: make run DAG=<dag_id> [CONF='<json>']" >&2; exit 2)
 	@$(PY) -m devstack run $(DAG) $(if $(CONF),--conf '$(CONF)',)
+
+rollback: setup
+	@test -n "$(REASON)" || (echo "usage: make rollback REASON='why' [TO=<version>]" >&2; exit 2)
+	@eval "$$($(PY) -m devstack env)" && $(PY) -m storeloop.recsys.rollback --reason "$(REASON)" $(if $(TO),--to $(TO),)
+	@echo "▸ rescoring with the restored champion (recommender_score)"
+	@$(PY) -m devstack run recommender_score
 
 test: setup
 	@$(PY) -m pytest tests -q

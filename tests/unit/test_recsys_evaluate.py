@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from storeloop.recsys.evaluate import (
+    average_precision_at_k,
     evaluate_recommendations,
     hit_rate_at_k,
     ndcg_at_k,
@@ -50,8 +51,10 @@ def test_evaluate_recommendations_by_hand():
     recs = recs_frame({"u1": ["a", "b", "c", "d"], "u2": ["x", "y", "z", "w"], "u3": ["q", "r"]})
     holdout = holdout_frame({"u1": ["b", "d", "e", "e"], "u2": ["x"], "u3": ["s"], "u4": ["a"]})
     result = evaluate_recommendations(recs, holdout, k=4, customers=["u1", "u2", "u3"])
-    # u1: hit 1, precision 2/4, recall 2/3, ndcg 0.498189; u2: hit 1, precision 1/4, recall 1, ndcg 1; u3: zeros
+    # u1: hit 1, precision 2/4, recall 2/3, ndcg 0.498189, AP (1/2 + 2/4) / 3; u2: hit 1, precision 1/4, recall 1,
+    # ndcg 1, AP 1; u3: zeros
     assert result == {
+        "map_at_4": pytest.approx(((0.5 + 0.5) / 3 + 1 + 0) / 3),
         "hit_rate_at_4": pytest.approx(2 / 3),
         "precision_at_4": pytest.approx((0.5 + 0.25 + 0) / 3),
         "recall_at_4": pytest.approx((2 / 3 + 1 + 0) / 3),
@@ -84,3 +87,11 @@ def test_vectorised_metrics_match_the_list_definitions():
         assert row["recall"] == pytest.approx(recall_at_k(items, bought[customer], 7))
         assert row["precision"] == pytest.approx(precision_at_k(items, bought[customer], 7))
         assert row["hit_rate"] == hit_rate_at_k(items, bought[customer], 7)
+        assert row["ap"] == pytest.approx(average_precision_at_k(items, bought[customer], 7))
+
+
+def test_average_precision_by_hand():
+    # hits at ranks 1 and 3 of 3 relevant: (1/1 + 2/3) / 3
+    assert average_precision_at_k(["a", "x", "b"], {"a", "b", "c"}, k=3) == pytest.approx((1 + 2 / 3) / 3)
+    # only min(|relevant|, k) hits are possible: one relevant item at rank 2 -> 1/2
+    assert average_precision_at_k(["x", "a"], {"a"}, k=2) == 0.5

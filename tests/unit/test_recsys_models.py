@@ -147,3 +147,108 @@ def test_models_are_deterministic():
     a = ItemKNNRecommender().fit(store.order_lines).recommend(store.order_lines, k=10)
     b = ItemKNNRecommender().fit(store.order_lines.sample(frac=1.0, random_state=1)).recommend(store.order_lines, k=10)
     pd.testing.assert_frame_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------------- new candidates
+
+from storeloop.recsys.models import (  # noqa: E402
+    ALSRecommender,
+    HybridRecommender,
+    RepeatPurchaseRecommender,
+    _keep_top_n_per_row,
+    _top_k,
+)
+
+
+def test_fast_top_k_equals_a_full_lexsort_with_ties():
+    rng = np.random.default_rng(0)
+    primary = rng.integers(0, 4, size=(50, 40)).astype(np.float64)  # many ties
+    primary[rng.random(primary.shape) < 0.2] = -np.inf
+    tiebreak = rng.integers(0, 5, size=40).astype(np.float64)
+    for k in (1, 7, 40, 60):
+        idx, values = _top_k(primary, tiebreak, k)
+        reference = np.lexsort((np.broadcast_to(-tiebreak, primary.shape), -primary), axis=1)[:, : min(k, 40)]
+        np.testing.assert_array_equal(idx, reference)
+        np.testing.assert_array_equal(values, np.take_along_axis(primary, reference, axis=1))
+
+
+def test_vectorised_neighbour_pruning_matches_a_per_row_reference():
+    import scipy.sparse as sp
+
+    m = sp.random(30, 30, density=0.4, random_state=2, format="csr")
+    m.data = np.round(m.data * 4) / 4  # ties
+    pruned = _keep_top_n_per_row(m, 3).toarray()
+    dense = m.toarray()
+    for row in range(30):
+        nz = np.flatnonzero(dense[row])
+        keep = nz[np.argsort(-dense[row, nz], kind="stable")[:3]]
+        expected = np.zeros(30)
+        expected[keep] = dense[row, keep]
+        np.testing.assert_array_equal(pruned[row], expected)
+
+
+def test_repeat_purchase_ranks_own_recent_frequent_products_then_popular_ones():
+    model = RepeatPurchaseRecommender(half_life_days=30).fit(TOY)
+    history = pd.concat([
+        lines([("x", "D")], when=T0 - pd.Timedelta(days=60)),
+        lines([("x", "C"), ("x", "C")], when=T0 - pd.Timedelta(days=30)),
+        lines([("x", "B")], when=T0),
+    ])
+    # weights: B 1.0, C 2 * 0.5 = 1.0 (tie: B more popular), D 0.25; then A (most popular, not bought)
+    assert model.recommend(history, k=4)["product_id"].tolist() == ["B", "C", "D", "A"]
+
+
+def test_bm25_item_knn_differs_from_cosine_and_still_excludes_itself():
+    store = make_store(n_customers=400, n_products=80, seed=6)
+    cos = ItemKNNRecommender().fit(store.order_lines)
+    bm25 = ItemKNNRecommender(weighting="bm25").fit(store.order_lines)
+    assert bm25.name == "item_knn_bm25" and bm25.get_params()["weighting"] == "bm25"
+    assert (cos.similarity_ != bm25.similarity_).nnz > 0
+    related = bm25.related_products(k=4)
+    assert (related["product_id"] != related["related_product_id"]).all()
+
+
+def candidate_metrics(model: Recommender, seed: int = 0) -> dict[str, float]:
+    store = make_store(n_customers=1500, n_products=200, seed=seed)
+    split = time_split(store.order_lines, holdout_days=30)
+    history = split.train.loc[split.train["customer_id"].isin(split.eval_customers)]
+    recs = model.fit(split.train).recommend(history, k=10)
+    return evaluate_recommendations(recs, split.holdout, k=10, customers=split.eval_customers)
+
+
+def test_als_and_hybrid_beat_popularity_and_als_is_seeded():
+    popularity = candidate_metrics(PopularityRecommender())["ndcg_at_10"]
+    als = candidate_metrics(ALSRecommender(factors=16, iterations=8, seed=3))
+    assert als["ndcg_at_10"] > 1.5 * popularity
+    assert candidate_metrics(HybridRecommender(repeat_weight=2.0))["ndcg_at_10"] > 1.5 * popularity
+    assert candidate_metrics(ALSRecommender(factors=16, iterations=8, seed=3)) == als
+
+
+def test_a_customers_list_does_not_depend_on_who_else_is_scored():
+    store = make_store(n_customers=300, n_products=60, seed=7)
+    for model in (ALSRecommender(factors=8, iterations=4), HybridRecommender(), RepeatPurchaseRecommender()):
+        model.fit(store.order_lines)
+        everyone = model.recommend(store.order_lines, k=5)
+        one = store.order_lines["customer_id"].iloc[0]
+        alone = model.recommend(store.order_lines.loc[store.order_lines["customer_id"] == one], k=5)
+        mine = everyone.loc[everyone["customer_id"] == one].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone[["product_id", "rank"]], mine[["product_id", "rank"]])
+
+
+def test_sparse_scoring_path_equals_the_dense_path():
+    store = make_store(n_customers=500, n_products=90, seed=12)
+    split = time_split(store.order_lines, holdout_days=30)
+    for model in (RepeatPurchaseRecommender(), ItemKNNRecommender(n_neighbors=5), HybridRecommender(repeat_weight=2.0)):
+        model.fit(split.train)
+        sparse = model.recommend(split.train, k=12)
+
+        class Dense(type(model)):
+            def _sparse_scores(self, hist_block):
+                return None
+
+        dense_model = Dense.__new__(Dense)
+        dense_model.__dict__.update(model.__dict__)
+        dense = dense_model.recommend(split.train, k=12)
+        pd.testing.assert_frame_equal(sparse[["customer_id", "product_id", "rank"]],
+                                      dense[["customer_id", "product_id", "rank"]])
+        np.testing.assert_allclose(sparse["score"], dense["score"], rtol=1e-9, atol=1e-12)

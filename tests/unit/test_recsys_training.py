@@ -45,6 +45,8 @@ def train(workspace: Path, store, experiment: str):
         data_snapshot={"source": "synthetic", "store_seed": 11},
         code_version="test-sha",
         artifact_location=str(workspace / "artifacts" / experiment),
+        margin=0.01,
+        reason="unit test",
     )
 
 
@@ -58,37 +60,78 @@ def second(workspace, store, first):
     return train(workspace, store, "recsys-b")
 
 
-def test_registers_the_better_candidate_as_champion(workspace, first):
-    assert set(first.metrics) == {"popularity", "item_knn"}
-    assert first.personalised_beat_baseline
-    assert first.champion_candidate == "item_knn"
-    assert first.metrics["item_knn"]["ndcg_at_10"] > first.metrics["popularity"]["ndcg_at_10"]
-    client = MlflowClient(tracking_uri=f"sqlite:///{workspace}/mlflow.db")
-    version = client.get_model_version_by_alias(MODEL_NAME, "champion")
+def client(workspace) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{workspace}/mlflow.db")
+
+
+def test_first_run_promotes_a_challenger_that_beats_both_baselines(workspace, first):
+    assert set(first.metrics) == {"popularity", "repeat_purchase", "item_knn", "item_knn_bm25", "als", "hybrid"}
+    assert first.decision == "promoted" and first.promoted
+    assert first.champion_version == first.challenger_version
+    assert first.previous_champion_version is None
+    winner = first.metrics[first.challenger_candidate]
+    for baseline in ("popularity", "repeat_purchase"):
+        for setting in ("all", "new"):
+            assert winner[f"{setting}.ndcg_at_10"] >= 1.01 * first.metrics[baseline][f"{setting}.ndcg_at_10"]
+    version = client(workspace).get_model_version_by_alias(MODEL_NAME, "champion")
     assert int(version.version) == first.champion_version
-    assert version.run_id == first.run_ids["item_knn"]
-    assert version.tags["candidate"] == "item_knn"
-    assert float(version.tags["baseline_ndcg_at_10"]) == pytest.approx(first.metrics["popularity"]["ndcg_at_10"])
-    assert "item_knn ndcg_at_10" in version.tags["promotion_reason"]
+    assert int(client(workspace).get_model_version_by_alias(MODEL_NAME, "challenger").version) == first.champion_version
+    assert version.run_id == first.run_ids[first.challenger_candidate]
+    assert version.tags["candidate"] == first.challenger_candidate
+    assert version.tags["decision"] == "promoted"
+    assert version.tags["decision_reason"].startswith("first champion")
+    assert float(version.tags["baseline.repeat_purchase.all.ndcg_at_10"]) == pytest.approx(
+        first.metrics["repeat_purchase"]["all.ndcg_at_10"]
+    )
+    assert "previous_champion_version" not in version.tags
     assert not version.current_stage or version.current_stage == "None"  # stages are never used
 
 
-def test_runs_carry_params_metrics_snapshot_and_code_version(workspace, store, first):
-    client = MlflowClient(tracking_uri=f"sqlite:///{workspace}/mlflow.db")
+def test_runs_carry_params_metrics_snapshot_code_version_and_a_model_card(workspace, store, first):
     for name, run_id in first.run_ids.items():
-        run = client.get_run(run_id)
+        run = client(workspace).get_run(run_id)
         assert run.data.params["candidate"] == name
         assert run.data.params["holdout_days"] == "30"
-        for metric in ("ndcg_at_10", "hit_rate_at_10", "precision_at_10", "recall_at_10", "n_eval_customers"):
-            assert run.data.metrics[metric] == pytest.approx(first.metrics[name][metric])
+        for setting in ("all", "new"):
+            for metric in ("ndcg_at_10", "map_at_10", "hit_rate_at_10", "precision_at_10", "recall_at_10",
+                           "coverage_at_10", "n_eval_customers"):
+                key = f"{setting}.{metric}"
+                assert run.data.metrics[key] == pytest.approx(first.metrics[name][key])
+        cohorts = [key for key in run.data.metrics if key.startswith("segment.all.cohort.") and key.endswith(".n_customers")]
+        assert cohorts and sum(run.data.metrics[key] for key in cohorts) == first.metrics[name]["all.n_eval_customers"]
         tags = run.data.tags
         assert tags["code_version"] == "test-sha"
         assert tags["data.source"] == "synthetic"
+        assert tags["training_reason"] == "unit test"
         assert int(tags["data.n_rows"]) == len(store.order_lines)
         assert int(tags["data.n_train_rows"]) + int(tags["data.n_holdout_rows"]) == len(store.order_lines)
-        assert len(tags["data.train_sha256"]) == 64
+        assert len(tags["data.train_sha256"]) == len(tags["data.sha256"]) == 64
         assert tags["data.cutoff"] == first.cutoff.isoformat()
+        card = mlflow.artifacts.load_text(f"runs:/{run_id}/model_card.md")
+        assert f"# Model card: {name}" in card
+        assert "repeat_purchase" in card and "popularity" in card and "Known limits" in card
     assert str(workspace / "artifacts" / "recsys-a") in mlflow.get_experiment_by_name("recsys-a").artifact_location
+
+
+def test_same_data_and_seed_give_the_same_metrics_and_the_champion_stays(workspace, first, second):
+    assert second.metrics == first.metrics
+    assert second.data_tags["data.train_sha256"] == first.data_tags["data.train_sha256"]
+    # the champion, re-evaluated through the registry, scores exactly what it scored as a candidate
+    assert second.champion_before.version == first.champion_version
+    assert second.champion_before.metrics == pytest.approx(first.metrics[first.challenger_candidate])
+    # an identical challenger does not beat it by the margin: registered as challenger, not promoted
+    assert second.decision == "rejected" and not second.promoted
+    assert second.challenger_version == first.champion_version + 1
+    assert second.champion_version == first.champion_version
+    c = client(workspace)
+    assert int(c.get_model_version_by_alias(MODEL_NAME, "champion").version) == first.champion_version
+    assert int(c.get_model_version_by_alias(MODEL_NAME, "challenger").version) == second.challenger_version
+    challenger = c.get_model_version(MODEL_NAME, str(second.challenger_version))
+    assert challenger.tags["decision"] == "rejected"
+    assert "does not beat champion" in challenger.tags["decision_reason"]
+    champion = c.get_model_version(MODEL_NAME, str(first.champion_version))
+    assert champion.tags["decision"] == "promoted"  # its own tags are kept
+    assert int(champion.tags["last_reevaluation.challenger_version"]) == second.challenger_version
 
 
 def test_load_champion_predicts_top_k(workspace, store, first):
@@ -117,12 +160,6 @@ def test_score_customers_with_the_loaded_pyfunc(workspace, store, first):
     recs = score_customers(model, lines, k=4)
     assert set(recs["customer_id"]) == set(lines.loc[~lines["is_cancelled"], "customer_id"])
     assert recs.groupby("customer_id").size().eq(4).all()
-
-
-def test_same_data_and_seed_give_the_same_metrics_and_a_new_champion_version(first, second):
-    assert second.metrics == first.metrics
-    assert second.data_tags["data.train_sha256"] == first.data_tags["data.train_sha256"]
-    assert second.champion_version == first.champion_version + 1
 
 
 def test_load_champion_without_a_registered_model_names_the_problem(workspace):

@@ -38,35 +38,65 @@ def code_version() -> str:
         return os.environ.get("STORELOOP_CODE_VERSION", "unknown")
 
 
-def train(run_id: str) -> dict:
-    from storeloop.recsys.data import load_order_lines
+def training_reason(run_type: str, param_reason: str | None, features_events: list[dict]) -> str:
+    """Why this recommender_train run happens: the `reason` param of a manual/monitor trigger, else the trigger."""
+    if param_reason and param_reason.strip():
+        return param_reason.strip()[:500]
+    if features_events:
+        return "new features (features Asset updated)"
+    if run_type == "scheduled":
+        return "weekly schedule"
+    return f"{run_type or 'manual'} run without a reason"
+
+
+def train(run_id: str, reason: str = "", features_events: list[dict] | None = None) -> dict:
+    """Train, evaluate, register the challenger and promote it if it wins. `features_events` are the extras of the
+    features Asset events that triggered the run (they carry the shopify_features run id, i.e. the dbt build)."""
+    from storeloop.recsys.data import load_customers, load_order_lines
     from storeloop.recsys.training import train_and_register
 
     conn = connections.warehouse().connect()
     try:
         order_lines = load_order_lines(conn)
+        customers = load_customers(conn)
     finally:
         conn.close()
-    log.info("training on %d order lines from marts.fct_order_lines", len(order_lines))
+    log.info("training on %d order lines from marts.fct_order_lines; dim_customers: %s", len(order_lines),
+             "absent (cohorts from order lines)" if customers is None else f"{len(customers)} customers")
+    features_runs = sorted({str(e.get("run_id")) for e in features_events or [] if e.get("run_id")})
     result = train_and_register(
         order_lines,
         tracking_uri=tracking_uri(),
         experiment_name=EXPERIMENT,
         model_name=model_name(),
-        data_snapshot={"source": "marts.fct_order_lines", "airflow_run_id": run_id},
+        holdout_days=int(os.environ.get("STORELOOP_HOLDOUT_DAYS", "30")),
+        data_snapshot={
+            "source": "marts.fct_order_lines",
+            "airflow_run_id": run_id,
+            "features_run_id": ",".join(features_runs) or "none (not triggered by the features Asset)",
+            "dim_customers": "absent" if customers is None else str(len(customers)),
+        },
         code_version=code_version(),
         artifact_location=os.environ.get("MLFLOW_ARTIFACTS_DIR"),
+        customers=customers,
+        reason=reason,
     )
     for name, metrics in result.metrics.items():
-        log.info("%-12s %s", name, {k: round(v, 4) for k, v in metrics.items()})
-    log.info("champion: version %s (%s): %s", result.champion_version, result.champion_candidate,
+        log.info("%-16s %s", name, {k: round(v, 4) for k, v in metrics.items()})
+    log.info("%s: challenger v%s (%s); champion v%s (%s): %s", result.decision, result.challenger_version,
+             result.challenger_candidate, result.champion_version, result.champion_candidate,
              result.promotion_reason)
     return {
         "model_name": model_name(),
         "model_version": int(result.champion_version),
         "champion_candidate": result.champion_candidate,
+        "challenger_version": int(result.challenger_version),
+        "challenger_candidate": result.challenger_candidate,
+        "promoted": bool(result.promoted),
+        "decision": result.decision,
         "promotion_reason": result.promotion_reason,
-        "personalised_beat_baseline": bool(result.personalised_beat_baseline),
+        "previous_champion_version": result.previous_champion_version,
+        "training_reason": reason,
         "metrics": {name: {k: float(v) for k, v in m.items()} for name, m in result.metrics.items()},
         "run_ids": result.run_ids,
     }

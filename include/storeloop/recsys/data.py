@@ -50,3 +50,21 @@ def _ids_as_object(df: pd.DataFrame) -> pd.DataFrame:
         if isinstance(df[col].dtype, pd.StringDtype):
             df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df
+
+
+CUSTOMERS_TABLE = "marts.dim_customers"
+CUSTOMERS_QUERY = f"select customer_id, country_code, cohort_month from {CUSTOMERS_TABLE} order by customer_id"
+
+
+def load_customers(conn: Connection | str) -> pd.DataFrame | None:
+    """`marts.dim_customers` (customer_id, country_code, cohort_month), or None while the mart does not exist yet
+    (the recommender then segments by the cohort computed from the order lines and an 'unknown' country)."""
+    with connection(conn) as c:
+        with c.cursor() as cur:
+            cur.execute("select to_regclass(%s)", (CUSTOMERS_TABLE,))
+            exists = cur.fetchone()[0] is not None
+        if not exists:
+            return None
+        df = copy_query_to_frame(c, CUSTOMERS_QUERY, dtype={"customer_id": "string", "country_code": "string"})
+    df["cohort_month"] = pd.to_datetime(df["cohort_month"], format="ISO8601")
+    return _ids_as_object(df)

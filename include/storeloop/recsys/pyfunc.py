@@ -1,6 +1,7 @@
 """The recommender as an MLflow pyfunc model (input/output per docs/contracts.md, 'Recommender (MLflow)').
 
-The fitted recommender is pickled into the artifact `recommender.pkl`; its related-products table is saved beside it
+The fitted recommender is pickled into the artifact `recommender.pkl`; the related-products table (from the
+product-to-product model, or the recommender itself) is saved beside it
 as `related_products.csv` so the publish step can read it without scoring. Loading needs the `storeloop` package
 importable (the pickle refers to `storeloop.recsys.models`), which holds wherever the DAGs run.
 
@@ -113,9 +114,15 @@ def log_recommender(
     name: str = "model",
     related_k: int = DEFAULT_RELATED_K,
     tags: dict[str, str] | None = None,
+    related: pd.DataFrame | None = None,
 ) -> ModelInfo:
-    """Log a fitted recommender as a pyfunc model in the active MLflow run; returns MLflow's ModelInfo."""
-    related = recommender.related_products(k=related_k)
+    """Log a fitted recommender as a pyfunc model in the active MLflow run; returns MLflow's ModelInfo.
+
+    `related` is the related-products table to ship with the model (from the product-to-product model); without it
+    the recommender's own `related_products(related_k)` is used.
+    """
+    if related is None:
+        related = recommender.related_products(k=related_k)
     with tempfile.TemporaryDirectory(prefix="storeloop-model-") as tmp:
         recommender_path = Path(tmp) / "recommender.pkl"
         related_path = Path(tmp) / "related_products.csv"

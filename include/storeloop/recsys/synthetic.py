@@ -8,6 +8,7 @@ the last `shift_days` raises prices and concentrates demand on a few product typ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,3 +111,43 @@ def make_store(
         }
     )
     return SyntheticStore(order_lines=order_lines, products=products)
+
+
+def order_lines_from_simulation(store: Any) -> pd.DataFrame:
+    """`marts.fct_order_lines` as dbt would build it from a `sandbox.store_simulator.StoreData`, in memory.
+
+    Mirrors the mart: one row per line item joined to its order, `ordered_at` = order `processed_at` else
+    `created_at`, `is_cancelled` = the order has a `cancelled_at`. Used by benchmarks and tests that want the
+    simulated store without a database (this module does not import the sandbox: pass the StoreData in).
+    """
+    orders = store.orders[["order_id", "name", "customer_id", "created_at", "processed_at", "cancelled_at"]]
+    lines = store.line_items[["line_item_id", "order_id", "product_id", "variant_id", "quantity", "unit_price"]]
+    df = lines.merge(orders, on="order_id", how="inner", validate="many_to_one")
+    ordered_at = pd.to_datetime(df["processed_at"].fillna(df["created_at"]), utc=True, format="ISO8601")
+    quantity = df["quantity"].astype(np.int64)
+    unit_price = df["unit_price"].astype(np.float64)
+    return pd.DataFrame(
+        {
+            "order_line_id": df["line_item_id"].to_numpy(),
+            "order_id": df["order_id"].to_numpy(),
+            "order_name": df["name"].to_numpy(),
+            "customer_id": df["customer_id"].to_numpy(),
+            "product_id": df["product_id"].to_numpy(),
+            "variant_id": df["variant_id"].to_numpy(),
+            "quantity": quantity.to_numpy(),
+            "unit_price": unit_price.to_numpy(),
+            "line_revenue": np.round(quantity.to_numpy() * unit_price.to_numpy(), 2),
+            "ordered_at": ordered_at.to_numpy(),
+            "is_cancelled": df["cancelled_at"].notna().to_numpy(),
+        }
+    )
+
+
+def customers_from_simulation(store: Any, order_lines: pd.DataFrame) -> pd.DataFrame:
+    """`marts.dim_customers` (customer_id, country_code, cohort_month) for a simulated store, in memory."""
+    lines = order_lines.loc[order_lines["customer_id"].notna()]
+    first = pd.to_datetime(lines["ordered_at"], utc=True).groupby(lines["customer_id"]).min()
+    cohort = first.dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
+    customers = store.customers[["customer_id", "country_code"]]
+    out = customers.merge(cohort.rename("cohort_month"), left_on="customer_id", right_index=True, how="left")
+    return out.reset_index(drop=True)

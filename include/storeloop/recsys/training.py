@@ -1,9 +1,12 @@
-"""Train the candidates, evaluate them on a time split, track them in MLflow and promote the better one.
+"""Train the candidates, evaluate them on a time split, track them in MLflow, and promote only a winner.
 
-One MLflow run per candidate (params, metrics, data snapshot and code version as tags, the pyfunc model). The
-candidate with the higher NDCG@k is registered under `model_name` and gets the alias `champion`; the personalised
-model must beat the popularity baseline strictly, a tie keeps the baseline. The version is tagged with the decision
-and its reason. Registry stages are never used.
+One MLflow run per candidate: params, metrics in both settings (see `protocol`), segment metrics, the data snapshot
+and code version as tags, the pyfunc model (signature + input example) and a model card. Then the best candidate is
+registered under `model_name` with alias `challenger`; the live `champion` is loaded from the registry and
+re-evaluated on the same holdout; `champion` moves only if the challenger wins under `promotion.decide` (it must beat
+the champion and every baseline by the margin). The decision and its reason are version tags on the challenger; the
+promoted version records `previous_champion_version`, which `storeloop.recsys.rollback` uses. Registry stages are
+never used.
 
 The registered model is exactly the one that was evaluated, i.e. fitted on the data before the cutoff: it is not
 refitted on all data, so what is promoted is what was measured. Recent purchases still count at scoring time, because
@@ -19,6 +22,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -26,16 +30,33 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from storeloop.recsys.evaluate import evaluate_recommendations
-from storeloop.recsys.models import ItemKNNRecommender, PopularityRecommender, Recommender
-from storeloop.recsys.pyfunc import log_recommender
+from storeloop.recsys.card import comparison_table, model_card
+from storeloop.recsys.models import (
+    ALSRecommender,
+    HybridRecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    Recommender,
+    RelatedProductsModel,
+    RepeatPurchaseRecommender,
+)
+from storeloop.recsys.promotion import BASELINES, FALLBACK, Decision, decide, promotion_margin
+from storeloop.recsys.protocol import (
+    Evaluation,
+    EvaluationData,
+    customer_segments,
+    evaluate_model,
+    evaluate_related,
+    evaluation_data,
+)
+from storeloop.recsys.pyfunc import DEFAULT_RELATED_K, log_recommender, model_input
 from storeloop.recsys.split import TimeSplit, time_split
 
 log = logging.getLogger(__name__)
 
 CHAMPION_ALIAS = "champion"
-BASELINE = "popularity"
-PERSONALISED = "item_knn"
+CHALLENGER_ALIAS = "challenger"
+CHAMPION_ROW = "champion"  # name of the re-evaluated champion in metric tables
 
 
 @dataclass(frozen=True)
@@ -44,27 +65,53 @@ class CandidateResult:
     run_id: str
     model_uri: str
     params: dict[str, Any]
-    metrics: dict[str, float]  # hit_rate_at_k, precision_at_k, recall_at_k, ndcg_at_k, n_eval_customers
+    metrics: dict[str, float]  # "all.ndcg_at_10", "new.ndcg_at_10", ... (see protocol.evaluate_model)
     fit_seconds: float
+    eval_seconds: float
     log_model_seconds: float
 
 
 @dataclass(frozen=True)
+class ChampionCheck:
+    """The live champion as found before this run, re-evaluated on this run's holdout."""
+
+    version: int | None
+    candidate: str | None
+    metrics: dict[str, float] | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class TrainingResult:
-    champion_version: int
-    champion_candidate: str  # "popularity" or "item_knn"
+    champion_version: int  # the champion after this run
+    champion_candidate: str
     champion_run_id: str
-    run_ids: dict[str, str]  # candidate name -> MLflow run id
-    metrics: dict[str, dict[str, float]]  # candidate name -> metrics
-    personalised_beat_baseline: bool
+    challenger_version: int
+    challenger_candidate: str
+    promoted: bool  # the challenger became champion
+    decision: str  # promotion.PROMOTED / REJECTED / FALLBACK
     promotion_reason: str
+    previous_champion_version: int | None
+    run_ids: dict[str, str]  # candidate name -> MLflow run id
+    metrics: dict[str, dict[str, float]]  # candidate name -> metrics (both settings)
+    champion_before: ChampionCheck
+    margin: float
     cutoff: pd.Timestamp
+    related_metrics: dict[str, float] = field(default_factory=dict)
     data_tags: dict[str, str] = field(default_factory=dict)
     candidates: dict[str, CandidateResult] = field(default_factory=dict)
 
 
-def default_candidates() -> list[Recommender]:
-    return [PopularityRecommender(window_days=30), ItemKNNRecommender(n_neighbors=50, half_life_days=90.0)]
+def default_candidates(seed: int = 0) -> list[Recommender]:
+    """Baselines first, then the personalised candidates (parameters chosen on simulated stores of other seeds)."""
+    return [
+        PopularityRecommender(window_days=30),
+        RepeatPurchaseRecommender(half_life_days=60.0),
+        ItemKNNRecommender(n_neighbors=50, half_life_days=90.0),
+        ItemKNNRecommender(n_neighbors=50, half_life_days=90.0, weighting="bm25"),
+        ALSRecommender(factors=32, regularization=1.0, alpha=10.0, iterations=12, seed=seed),
+        HybridRecommender(discovery=ItemKNNRecommender(n_neighbors=50, half_life_days=90.0), repeat_weight=2.0),
+    ]
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -78,13 +125,18 @@ def frame_digest(frame: pd.DataFrame) -> str:
 def data_snapshot_tags(order_lines: pd.DataFrame, split: TimeSplit, extra: dict[str, Any]) -> dict[str, str]:
     """What the run trained on: row counts, digests, the cutoff and the caller's snapshot description."""
     tags = {f"data.{key}": str(value) for key, value in extra.items()}
+    ordered_at = pd.to_datetime(order_lines["ordered_at"], utc=True)
     tags.update(
         {
             "data.n_rows": str(len(order_lines)),
             "data.n_train_rows": str(len(split.train)),
             "data.n_holdout_rows": str(len(split.holdout)),
             "data.n_eval_customers": str(len(split.eval_customers)),
+            "data.n_customers": str(order_lines["customer_id"].nunique()),
             "data.n_products_train": str(split.train["product_id"].nunique()),
+            "data.first_ordered_at": ordered_at.min().isoformat(),
+            "data.last_ordered_at": ordered_at.max().isoformat(),
+            "data.sha256": frame_digest(order_lines),
             "data.train_sha256": frame_digest(split.train),
             "data.holdout_sha256": frame_digest(split.holdout),
             "data.cutoff": split.cutoff.isoformat(),
@@ -116,6 +168,43 @@ def _get_or_create_experiment(name: str, artifact_location: str | None) -> str:
     return mlflow.create_experiment(name, artifact_location=artifact_location)
 
 
+def _pyfunc_recommend(model: Any):
+    def recommend(history: pd.DataFrame, k: int) -> pd.DataFrame:
+        return model.predict(model_input(history), params={"k": int(k)})
+
+    return recommend
+
+
+def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationData, k: int) -> ChampionCheck:
+    """Load the current `champion` from the registry and evaluate it like the candidates (None if there is none)."""
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+    except mlflow.exceptions.MlflowException:
+        return ChampionCheck(version=None, candidate=None, metrics=None)
+    number = int(version.version)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{model_name}/{number}")
+        evaluation = evaluate_model(_pyfunc_recommend(model), data, k)
+    except Exception as exc:  # a champion the current code cannot load or score cannot serve either
+        log.warning("champion version %s could not be re-evaluated: %r", number, exc)
+        return ChampionCheck(number, version.tags.get("candidate"), None, error=f"{type(exc).__name__}: {exc}"[:300])
+    return ChampionCheck(number, version.tags.get("candidate"), evaluation.metrics)
+
+
+def _segment_metrics_for_mlflow(evaluation: Evaluation, k: int) -> dict[str, float]:
+    out = {}
+    for row in evaluation.segments.itertuples(index=False):
+        prefix = f"segment.{row.setting}.{row.segment_type}.{row.segment}"
+        out[f"{prefix}.ndcg_at_{k}"] = float(row.ndcg)
+        out[f"{prefix}.n_customers"] = float(row.n_customers)
+    return out
+
+
+def _tag_version(client: MlflowClient, model_name: str, version: int, tags: dict[str, Any]) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, str(version), key, str(value))
+
+
 def train_and_register(
     order_lines: pd.DataFrame,
     *,
@@ -129,100 +218,196 @@ def train_and_register(
     code_version: str,
     artifact_location: str | None = None,
     candidates: list[Recommender] | None = None,
+    customers: pd.DataFrame | None = None,
+    margin: float | None = None,
+    reason: str = "",
 ) -> TrainingResult:
-    """Split, fit and evaluate the candidates, log one MLflow run each, register the better one as `champion`.
+    """Split, fit and evaluate the candidates, log one MLflow run each, register the challenger and promote it only
+    if it wins (see `promotion.decide`).
 
-    `order_lines` has the columns of `marts.fct_order_lines` (non-cancelled lines). `artifact_location` is used only
-    when the experiment does not exist yet. The models are deterministic; `seed` seeds numpy and is logged.
+    `order_lines` has the columns of `marts.fct_order_lines` (non-cancelled lines); `customers` those of
+    `marts.dim_customers` (for segments; cohorts are computed from the order lines without it). `artifact_location` is
+    used only when the experiment does not exist yet. `margin` defaults to STORELOOP_PROMOTION_MARGIN. `reason`
+    (why this training run happens) is recorded on every run and on the registered versions.
     """
     np.random.seed(seed)
+    margin = promotion_margin(margin)
     split = time_split(order_lines, holdout_days=holdout_days)
     if len(split.eval_customers) == 0:
         raise ValueError(
             f"no customer bought both before and after the cutoff {split.cutoff}: nothing to evaluate on; "
             "load more history or change holdout_days"
         )
-    eval_history = split.train.loc[split.train["customer_id"].isin(split.eval_customers)]
+    data = evaluation_data(split, customer_segments(order_lines, customers))
     data_tags = data_snapshot_tags(order_lines, split, data_snapshot)
-    ndcg_key = f"ndcg_at_{k}"
+    run_tags = {**data_tags, "code_version": code_version, "training_reason": reason or "unspecified"}
 
-    mlflow.set_tracking_uri(tracking_uri)
-    experiment_id = _get_or_create_experiment(experiment_name, artifact_location)
-    results: dict[str, CandidateResult] = {}
-    for recommender in candidates if candidates is not None else default_candidates():
+    related_model = RelatedProductsModel().fit(split.train)
+    related = related_model.related_products(k=DEFAULT_RELATED_K)
+    related_metrics = evaluate_related(related, split.holdout, k=5)
+    popular_related = evaluate_related(PopularityRecommender().fit(split.train).related_products(5), split.holdout, 5)
+    related_metrics["related_hit_rate_at_5_popularity_baseline"] = popular_related["related_hit_rate_at_5"]
+
+    fitted: dict[str, tuple[Recommender, Evaluation, float, float]] = {}
+    for recommender in candidates if candidates is not None else default_candidates(seed):
+        if recommender.name in fitted:
+            raise ValueError(f"two candidates are named {recommender.name!r}: names identify runs and must be unique")
         started = time.perf_counter()
         recommender.fit(split.train)
         fit_seconds = time.perf_counter() - started
-        metrics = evaluate_recommendations(
-            recommender.recommend(eval_history, k=k), split.holdout, k=k, customers=split.eval_customers
-        )
-        params = {**recommender.get_params(), "candidate": recommender.name, "holdout_days": holdout_days, "k": k}
-        with mlflow.start_run(experiment_id=experiment_id, run_name=recommender.name) as run:
-            mlflow.log_params({**params, "seed": seed})
-            mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
-            mlflow.set_tags({**data_tags, "code_version": code_version, "candidate": recommender.name})
+        started = time.perf_counter()
+        evaluation = evaluate_model(recommender.recommend, data, k)
+        eval_seconds = time.perf_counter() - started
+        fitted[recommender.name] = (recommender, evaluation, fit_seconds, eval_seconds)
+        log.info("candidate %s: all ndcg %.4f, new ndcg %.4f (fit %.2fs, eval %.2fs)", recommender.name,
+                 evaluation.metrics[f"all.ndcg_at_{k}"], evaluation.metrics[f"new.ndcg_at_{k}"], fit_seconds,
+                 eval_seconds)
+    metrics = {name: ev.metrics for name, (_, ev, _, _) in fitted.items()}
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    champion = reevaluate_champion(client, model_name, data, k)
+    champion_label = f"{CHAMPION_ROW} v{champion.version}" if champion.version is not None else None
+    decision = decide(metrics, k, margin, champion.metrics, champion_label or CHAMPION_ROW, champion.error)
+    table_metrics = dict(metrics)
+    if champion.metrics is not None and champion_label:
+        table_metrics[champion_label] = champion.metrics
+    log.info("decision: %s (%s): %s", decision.decision, decision.challenger, decision.reason)
+
+    experiment_id = _get_or_create_experiment(experiment_name, artifact_location)
+    results: dict[str, CandidateResult] = {}
+    for name, (recommender, evaluation, fit_seconds, eval_seconds) in fitted.items():
+        params = {**recommender.get_params(), "candidate": name, "holdout_days": holdout_days, "k": k}
+        with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+            mlflow.log_params({**params, "seed": seed, "promotion_margin": margin})
+            mlflow.log_metrics({**evaluation.metrics, "fit_seconds": fit_seconds, "eval_seconds": eval_seconds})
+            mlflow.log_metrics(_segment_metrics_for_mlflow(evaluation, k))
+            mlflow.log_metrics(related_metrics)
+            mlflow.set_tags({**run_tags, "candidate": name, "role": "baseline" if name in BASELINES else "candidate"})
+            mlflow.log_text(
+                model_card(candidate=name, params=params, k=k, metrics=table_metrics, segments=evaluation.segments,
+                           data_tags=data_tags, code_version=code_version, decision=decision, margin=margin,
+                           related_metrics=related_metrics, champion_label=champion_label
+                           if champion.metrics is not None else None),
+                "model_card.md",
+            )
+            mlflow.log_text(evaluation.segments.to_csv(index=False), "segments.csv")
+            mlflow.log_text(comparison_table(table_metrics, k).to_csv(index=False), "comparison.csv")
             started = time.perf_counter()
-            info = log_recommender(recommender, input_example=_input_example(recommender, split.cutoff))
+            info = log_recommender(
+                recommender, input_example=_input_example(recommender, split.cutoff), related=related
+            )
             log_seconds = time.perf_counter() - started
             mlflow.log_metric("log_model_seconds", log_seconds)
-        results[recommender.name] = CandidateResult(
-            name=recommender.name,
-            run_id=run.info.run_id,
-            model_uri=info.model_uri,
-            params=params,
-            metrics=metrics,
-            fit_seconds=fit_seconds,
-            log_model_seconds=log_seconds,
-        )
-        log.info("candidate %s: %s (fit %.2fs, log_model %.2fs)", recommender.name, metrics, fit_seconds, log_seconds)
+        results[name] = CandidateResult(name, run.info.run_id, info.model_uri, params, evaluation.metrics,
+                                        fit_seconds, eval_seconds, log_seconds)
 
-    winner, reason, beat = _choose(results, ndcg_key)
-    client = MlflowClient(tracking_uri=tracking_uri)
-    version = mlflow.register_model(winner.model_uri, model_name)
-    baseline = results.get(BASELINE)
-    version_tags = {
-        "candidate": winner.name,
-        "decision": "promoted_to_champion",
-        "promotion_reason": reason,
-        f"candidate_{ndcg_key}": repr(winner.metrics[ndcg_key]),
+    return _register(client, model_name, results, decision, champion, margin, k, code_version, data_tags, reason,
+                     split, related_metrics)
+
+
+def _register(
+    client: MlflowClient,
+    model_name: str,
+    results: dict[str, CandidateResult],
+    decision: Decision,
+    champion: ChampionCheck,
+    margin: float,
+    k: int,
+    code_version: str,
+    data_tags: dict[str, str],
+    reason: str,
+    split: TimeSplit,
+    related_metrics: dict[str, float],
+) -> TrainingResult:
+    """Register the challenger (and the fallback baseline on a first run without a winner); move the aliases."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    key_all, key_new = f"all.ndcg_at_{k}", f"new.ndcg_at_{k}"
+    common = {
         "code_version": code_version,
+        "data.sha256": data_tags["data.sha256"],
         "data.train_sha256": data_tags["data.train_sha256"],
         "data.cutoff": data_tags["data.cutoff"],
+        "training_reason": reason or "unspecified",
+        "promotion_margin": margin,
+        "decided_at": now,
     }
-    if baseline is not None:
-        version_tags[f"baseline_{ndcg_key}"] = repr(baseline.metrics[ndcg_key])
-    for key, value in version_tags.items():
-        client.set_model_version_tag(model_name, version.version, key, value)
-    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version.version)
-    log.info("registered %s version %s as @%s: %s", model_name, version.version, CHAMPION_ALIAS, reason)
+    for baseline in BASELINES:
+        if baseline in results:
+            common[f"baseline.{baseline}.{key_all}"] = repr(results[baseline].metrics[key_all])
+            common[f"baseline.{baseline}.{key_new}"] = repr(results[baseline].metrics[key_new])
+    if champion.version is not None:
+        common["champion_before"] = champion.version
+        if champion.metrics is not None:
+            common[f"champion_before.{key_all}"] = repr(champion.metrics[key_all])
+            common[f"champion_before.{key_new}"] = repr(champion.metrics[key_new])
+        if champion.error:
+            common["champion_before.error"] = champion.error
+
+    challenger = results[decision.challenger]
+    version = int(mlflow.register_model(challenger.model_uri, model_name).version)
+    _tag_version(client, model_name, version, {
+        **common,
+        "candidate": challenger.name,
+        f"candidate.{key_all}": repr(challenger.metrics[key_all]),
+        f"candidate.{key_new}": repr(challenger.metrics[key_new]),
+        "decision": decision.decision,
+        "decision_reason": decision.reason[:4900],
+    })
+    client.set_registered_model_alias(model_name, CHALLENGER_ALIAS, str(version))
+    champion_version, champion_result = champion.version, None
+    if decision.promote:
+        champion_version, champion_result = version, challenger
+    elif decision.decision == FALLBACK and decision.fallback is not None:
+        fallback = results[decision.fallback]
+        champion_version = int(mlflow.register_model(fallback.model_uri, model_name).version)
+        champion_result = fallback
+        _tag_version(client, model_name, champion_version, {
+            **common,
+            "candidate": fallback.name,
+            f"candidate.{key_all}": repr(fallback.metrics[key_all]),
+            f"candidate.{key_new}": repr(fallback.metrics[key_new]),
+            "decision": FALLBACK,
+            "decision_reason": decision.reason[:4900],
+        })
+    if champion_result is not None and champion_version is not None:
+        moves = {"promoted_at": now}
+        if champion.version is not None:
+            moves["previous_champion_version"] = champion.version
+        _tag_version(client, model_name, champion_version, moves)
+        client.set_registered_model_alias(model_name, CHAMPION_ALIAS, str(champion_version))
+        log.info("%s version %s is now @%s: %s", model_name, champion_version, CHAMPION_ALIAS, decision.reason)
+        champion_candidate, champion_run = champion_result.name, champion_result.run_id
+    else:
+        assert champion_version is not None  # REJECTED only happens when a champion exists
+        _tag_version(client, model_name, champion_version, {
+            "last_reevaluated_at": now,
+            f"last_reevaluation.{key_all}": repr(champion.metrics[key_all]) if champion.metrics else "error",
+            f"last_reevaluation.{key_new}": repr(champion.metrics[key_new]) if champion.metrics else "error",
+            "last_reevaluation.challenger_version": version,
+        })
+        kept = client.get_model_version(model_name, str(champion_version))
+        champion_candidate, champion_run = kept.tags.get("candidate", "unknown"), kept.run_id
+        log.info("kept %s version %s as @%s: %s", model_name, champion_version, CHAMPION_ALIAS, decision.reason)
     return TrainingResult(
-        champion_version=int(version.version),
-        champion_candidate=winner.name,
-        champion_run_id=winner.run_id,
+        champion_version=int(champion_version),
+        champion_candidate=champion_candidate,
+        champion_run_id=champion_run,
+        challenger_version=version,
+        challenger_candidate=challenger.name,
+        promoted=decision.promote,
+        decision=decision.decision,
+        promotion_reason=decision.reason,
+        previous_champion_version=champion.version,
         run_ids={name: r.run_id for name, r in results.items()},
         metrics={name: r.metrics for name, r in results.items()},
-        personalised_beat_baseline=beat,
-        promotion_reason=reason,
+        champion_before=champion,
+        margin=margin,
         cutoff=split.cutoff,
+        related_metrics=related_metrics,
         data_tags=data_tags,
         candidates=results,
     )
-
-
-def _choose(results: dict[str, CandidateResult], ndcg_key: str) -> tuple[CandidateResult, str, bool]:
-    """Best NDCG wins; a candidate must beat the baseline strictly (ties keep the simpler baseline)."""
-    baseline = results.get(BASELINE)
-    if baseline is None:
-        best = max(results.values(), key=lambda r: r.metrics[ndcg_key])
-        return best, f"best {ndcg_key} among {sorted(results)} without a baseline", False
-    best = baseline
-    for name, result in results.items():
-        if name != BASELINE and result.metrics[ndcg_key] > best.metrics[ndcg_key]:
-            best = result
-    b, w = baseline.metrics[ndcg_key], best.metrics[ndcg_key]
-    if best is baseline:
-        return baseline, f"no candidate beat the popularity baseline on {ndcg_key} ({b:.4f})", False
-    return best, f"{best.name} {ndcg_key} {w:.4f} > popularity baseline {b:.4f}", best.name == PERSONALISED
 
 
 def load_champion(tracking_uri: str, model_name: str, alias: str = CHAMPION_ALIAS) -> tuple[Any, int]:
