@@ -92,12 +92,16 @@ def print_summary(settings: Settings, summary: dict, seconds: float) -> None:
         p("            " + ", ".join(f"{r}: {mode}" for r, (mode, _) in modes.items())
           + f"; orders watermark now {modes.get('orders', (None, None))[1]}")
     p(f" Features   marts.fct_customer_product_interactions: {summary['interaction_rows']:,} rows (dbt, tests passed)")
-    baseline = tags.get("baseline_ndcg_at_10")
-    p(f" Model      {model['name']} v{model['version']} @champion ({model.get('candidate') or '?'}): "
-      f"NDCG@10 {m.get('ndcg_at_10', float('nan')):.4f}, hit rate@10 {m.get('hit_rate_at_10', float('nan')):.4f}"
-      + (f"  vs popularity baseline NDCG@10 {float(baseline):.4f}" if baseline else ""))
-    if tags.get("promotion_reason"):
-        p(f"            why: {tags['promotion_reason']}")
+    def tag(key: str) -> str:
+        value = tags.get(key)
+        return f"{float(value):.4f}" if value not in (None, "") else "?"
+
+    p(f" Model      {model['name']} v{model['version']} @champion ({model.get('candidate') or '?'}): NDCG@10 "
+      f"{m.get('all.ndcg_at_10', float('nan')):.4f} all items (repeat-purchase "
+      f"{tag('baseline.repeat_purchase.all.ndcg_at_10')}, popularity {tag('baseline.popularity.all.ndcg_at_10')}), "
+      f"{m.get('new.ndcg_at_10', float('nan')):.4f} new items (popularity {tag('baseline.popularity.new.ndcg_at_10')})")
+    if tags.get("decision_reason"):
+        p(f"            {tags.get('decision')}: {tags['decision_reason'][:300]}")
     rec = summary["recommendations"]
     p(f" Scored     {rec['rows']:,} recommendations for {rec['customers']:,} customers → ml.customer_recommendations")
     p(f" Published  {summary['store_metafields']:,} metafields in the store (storeloop.related_products)")

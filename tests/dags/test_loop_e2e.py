@@ -101,7 +101,8 @@ def test_the_nightly_loop_runs_end_to_end(stack):
     assert summary["interaction_rows"] > 0
     # a champion exists, and scoring used it: 10 recommendations for every scored customer
     model = summary["model"]
-    assert model["version"] and "ndcg_at_10" in model["metrics"]
+    assert model["version"] and "all.ndcg_at_10" in model["metrics"] and "new.ndcg_at_10" in model["metrics"]
+    assert model["tags"].get("decision") in ("promoted", "baseline_promoted_no_champion")
     rec = summary["recommendations"]
     assert rec["customers"] > 0 and rec["rows"] == 10 * rec["customers"]
     assert str(rec["model_version"]) == str(model["version"])
