@@ -1,10 +1,14 @@
-"""shopify_features: build the feature tables with dbt (rendered by Cosmos: each model a task, its tests after it),
-publish dbt docs, and emit the features Asset. Scheduled on the raw_shopify Asset."""
+"""shopify_features: build the feature store with dbt, rendered by Cosmos from the prebuilt manifest
+(dbt_project/target/manifest.json, written by `make setup`'s `dbt parse`): a freshness check per raw_shopify source,
+then each model a task with its tests right after it, so a failing test (a duplicated order, a null key, revenue that
+does not reconcile) stops everything downstream. Then publish dbt docs and emit the features Asset that
+recommender_train schedules on. Scheduled on the raw_shopify Asset."""
 
 from __future__ import annotations
 
 from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import SourceRenderingBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from storeloop.orchestration.assets import FEATURES, RAW_SHOPIFY
@@ -39,8 +43,13 @@ def shopify_features():
                                                                profile_args={"schema": "analytics"}),
         ),
         execution_config=ExecutionConfig(dbt_executable_path=dbt_executable()),
-        # a test with two parents (relationships) runs after both are built, not after whichever finished first
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, should_detach_multiple_parents_tests=True),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            # a test with two parents (relationships) runs after both are built, not after whichever finished first
+            should_detach_multiple_parents_tests=True,
+            # each raw_shopify table with a freshness check becomes a `dbt source freshness` task upstream of its model
+            source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+        ),
         operator_args={"install_deps": False},
     )
 

@@ -1,5 +1,6 @@
--- The feature table must account for exactly the eligible lines of fct_order_lines: lines of non-cancelled orders
--- with a customer and a product. Returns one row per measure that disagrees (units, orders, revenue, pairs).
+-- The feature table must account for exactly the eligible lines of fct_order_lines: lines of orders placed by the
+-- cutoff and not cancelled by it, with a customer and a product. Returns one row per measure that disagrees (units,
+-- orders, revenue, pairs).
 
 with
 
@@ -7,7 +8,8 @@ eligible_lines as (
 
     select * from {{ ref('fct_order_lines') }}
 
-    where not is_cancelled
+    where ordered_at <= {{ as_of() }}
+        and not (is_cancelled and cancelled_at <= {{ as_of() }})
         and customer_id is not null
         and product_id is not null
 

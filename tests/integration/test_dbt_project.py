@@ -143,7 +143,7 @@ def store_rows() -> list[RawRow]:
         ("product_variants", r1, variant(3, P_TEE, "20.00", days_ago(30))),
         ("product_variants", r1, variant(4, P_POSTER, "8.50", days_ago(30))),
         ("product_variants", r1, variant(5, P_UNSOLD, "30.00", days_ago(30))),
-        # customers: Ann's run-2 row has the same updated_at (a CSV re-export): the later load wins
+        # customers: Ann's run-2 row has the same updated_at (a CSV re-export): the API row still wins
         ("customers", r1, customer(C_ANN, "Ann@Example.com", days_ago(5))),
         ("customers", ("csv_export", RUN_2, LOADED_2), customer(C_ANN, "  ANN.NEW@Example.COM ", days_ago(5))),
         ("customers", r1, customer(C_BOB, "bob@example.com", days_ago(50))),
@@ -354,8 +354,9 @@ def test_dbt_build_turns_raw_versions_into_latest_marts(warehouse: Warehouse, tm
     assert q(f"select title, _run_id from staging.stg_shopify__products where product_id = '{P_MUG}'") == [
         ("Coffee Mug", RUN_2)
     ]
+    # Ann's CSV re-export has the same updated_at as her API row: the API row wins whatever was loaded later
     assert q(f"select email, _source from staging.stg_shopify__customers where customer_id = '{C_ANN}'") == [
-        ("ann.new@example.com", "csv_export")
+        ("ann@example.com", "api_bulk")
     ]
     assert q(f"select financial_status from staging.stg_shopify__orders where order_id = '{O_2_EDITED}'") == [("paid",)]
 

@@ -1,4 +1,5 @@
--- One row per product with its current catalogue attributes and its lowest current variant price.
+-- One row per product (API and CSV unified: a CSV product with an API product's handle is that product), with its
+-- current catalogue attributes, its SKUs and its lowest current variant price.
 
 with
 
@@ -8,12 +9,32 @@ products as (
 
 ),
 
+product_keys as (
+
+    select * from {{ ref('int_shopify__product_keys') }}
+
+),
+
 variants as (
 
     select * from {{ ref('stg_shopify__variants') }}
 
 ),
 
+canonical_products as (
+
+    select products.*
+
+    from products
+
+    inner join product_keys
+        on products.product_id = product_keys.source_product_id
+
+    where product_keys.product_id = product_keys.source_product_id
+
+),
+
+-- only the kept record's own variants price the product (a unified CSV product's variants may be stale)
 product_prices as (
 
     select
@@ -26,22 +47,46 @@ product_prices as (
 
 ),
 
+-- SKUs from every record of the product (API and CSV), so a SKU found on a CSV line is listed on its product
+product_skus as (
+
+    select
+        product_keys.product_id,
+        array_agg(distinct variants.sku order by variants.sku) as skus
+
+    from variants
+
+    inner join product_keys
+        on variants.product_id = product_keys.source_product_id
+
+    where variants.sku is not null
+
+    group by product_keys.product_id
+
+),
+
 final as (
 
     select
-        products.product_id,
-        products.handle,
-        products.title,
-        products.product_type,
-        products.vendor,
-        products.status,
+        canonical_products.product_id,
+        canonical_products.handle,
+        canonical_products.title,
+        canonical_products.product_type,
+        canonical_products.vendor,
+        canonical_products.status,
         product_prices.price,
-        products.created_at
+        canonical_products.created_at,
+        canonical_products.updated_at,
+        coalesce(product_skus.skus, cast(array[] as text[])) as skus,
+        canonical_products.source_kind as product_source
 
-    from products
+    from canonical_products
 
     left join product_prices
-        on products.product_id = product_prices.product_id
+        on canonical_products.product_id = product_prices.product_id
+
+    left join product_skus
+        on canonical_products.product_id = product_skus.product_id
 
 )
 

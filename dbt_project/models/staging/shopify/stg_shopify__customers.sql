@@ -1,4 +1,6 @@
--- One row per customer: the latest loaded version (latest updated_at, then latest load). Emails are lower-cased.
+-- One row per customer id: the best version (API over CSV, then latest updated_at, then latest load).
+-- Emails are trimmed and lower-cased; the country is the default address's (API `defaultAddress.countryCodeV2`,
+-- CSV `Default Address Country Code`, or `Country Code` in the legacy export).
 
 with
 
@@ -17,12 +19,15 @@ renamed as (
 
         ---------- text
         nullif(lower(trim(email)), '') as email,
+        {{ country_code("coalesce(_record -> 'defaultAddress' ->> 'countryCodeV2', _record ->> 'Default Address Country Code', _record ->> 'Country Code')") }}
+            as country_code,
 
         ---------- timestamps
         created_at,
         updated_at,
 
         ---------- bookkeeping
+        {{ source_kind() }} as source_kind,
         _source,
         _run_id,
         _loaded_at
@@ -37,7 +42,7 @@ latest_version as (
 
     from renamed
 
-    order by customer_id, updated_at desc nulls last, _loaded_at desc, _run_id desc
+    order by customer_id, {{ latest_version_order() }}
 
 )
 

@@ -1,6 +1,8 @@
--- One row per order line item: the most recently loaded version. Line items have no updated_at of their own; they
--- are reloaded together with their order, so the latest load of a line is the one that came with the latest load
--- of its order.
+-- One row per line item id: its most recently loaded version. Line items have no updated_at of their own; they are
+-- loaded together with their order, so int_shopify__order_lines keeps a line only when it came with the kept version
+-- of its order (same run and source). `_rows_in_load` counts the raw rows of the kept version's load (same id, run
+-- and source): more than one means the load duplicated the line, and a test fails.
+-- CSV line ids are `csv:line:<order id>:<n>`; their product_id and variant_id are null (resolved by SKU later).
 
 with
 
@@ -21,7 +23,7 @@ renamed as (
         variant_id,
 
         ---------- text
-        sku,
+        nullif(trim(sku), '') as sku,
         title,
 
         ---------- numerics
@@ -29,6 +31,7 @@ renamed as (
         unit_price,
 
         ---------- bookkeeping
+        {{ source_kind() }} as source_kind,
         _source,
         _run_id,
         _loaded_at
@@ -37,14 +40,39 @@ renamed as (
 
 ),
 
-latest_version as (
+ranked as (
 
-    select distinct on (order_line_id) *
+    select
+        *,
+        row_number() over (
+            partition by order_line_id
+            order by (source_kind = 'api') desc, _loaded_at desc, _run_id desc, _source desc
+        ) as _version_rank,
+        count(*) over (partition by order_line_id, _run_id, _source) as _rows_in_load
 
     from renamed
 
-    order by order_line_id, _loaded_at desc, _run_id desc
+),
+
+latest_version as (
+
+    select * from ranked where _version_rank = 1
 
 )
 
-select * from latest_version
+select
+    order_line_id,
+    order_id,
+    product_id,
+    variant_id,
+    sku,
+    title,
+    quantity,
+    unit_price,
+    source_kind,
+    _source,
+    _run_id,
+    _loaded_at,
+    cast(_rows_in_load as integer) as _rows_in_load
+
+from latest_version

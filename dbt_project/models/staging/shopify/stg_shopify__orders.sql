@@ -1,6 +1,6 @@
--- One row per order: the latest loaded version (latest updated_at, then latest load), so a later payment, refund
--- or cancellation replaces what an earlier run saw. Emails and financial statuses are lower-cased (the Admin API
--- says `PAID`, CSV exports say `paid`).
+-- One row per order id: the best version (API over CSV, then latest updated_at, then latest load), so a later
+-- payment, refund or cancellation replaces what an earlier run saw. `_rows_in_load` counts the raw rows of the kept
+-- version's load (same id, run and source): more than one means the load duplicated the order, and a test fails.
 
 with
 
@@ -21,11 +21,16 @@ renamed as (
         ---------- text
         name,
         nullif(lower(trim(email)), '') as email,
-        lower(financial_status) as financial_status,
-        currency_code,
+        lower(nullif(trim(financial_status), '')) as financial_status,
+        upper(nullif(trim(currency_code), '')) as currency_code,
+        {{ country_code("coalesce(_record -> 'shippingAddress' ->> 'countryCodeV2', _record ->> 'Shipping Country')") }}
+            as shipping_country_code,
+        {{ country_code("coalesce(_record -> 'billingAddress' ->> 'countryCodeV2', _record ->> 'Billing Country')") }}
+            as billing_country_code,
 
         ---------- numerics
         total_price,
+        {{ csv_money("_record ->> 'Refunded Amount'") }} as refunded_amount,
 
         ---------- timestamps
         created_at,
@@ -34,6 +39,7 @@ renamed as (
         cancelled_at,
 
         ---------- bookkeeping
+        {{ source_kind() }} as source_kind,
         _source,
         _run_id,
         _loaded_at
@@ -42,14 +48,42 @@ renamed as (
 
 ),
 
-latest_version as (
+ranked as (
 
-    select distinct on (order_id) *
+    select
+        *,
+        row_number() over (partition by order_id order by {{ latest_version_order() }}) as _version_rank,
+        count(*) over (partition by order_id, _run_id, _source) as _rows_in_load
 
     from renamed
 
-    order by order_id, updated_at desc nulls last, _loaded_at desc, _run_id desc
+),
+
+latest_version as (
+
+    select * from ranked where _version_rank = 1
 
 )
 
-select * from latest_version
+select
+    order_id,
+    customer_id,
+    name,
+    email,
+    financial_status,
+    currency_code,
+    shipping_country_code,
+    billing_country_code,
+    total_price,
+    refunded_amount,
+    created_at,
+    processed_at,
+    updated_at,
+    cancelled_at,
+    source_kind,
+    _source,
+    _run_id,
+    _loaded_at,
+    cast(_rows_in_load as integer) as _rows_in_load
+
+from latest_version

@@ -1,4 +1,6 @@
--- One row per product: the latest loaded version (latest updated_at, then latest load).
+-- One row per product id: the best version (API over CSV, then latest updated_at, then latest load).
+-- CSV products have ids `csv:product:<handle>`; they are matched to the API product of the same handle in
+-- int_shopify__product_keys, not here (staging keeps one row per source id).
 
 with
 
@@ -16,17 +18,18 @@ renamed as (
         id as product_id,
 
         ---------- text
-        handle,
+        nullif(trim(handle), '') as handle,
         title,
-        product_type,
-        vendor,
-        lower(status) as status,
+        nullif(trim(product_type), '') as product_type,
+        nullif(trim(vendor), '') as vendor,
+        lower(nullif(trim(status), '')) as status,
 
         ---------- timestamps
         created_at,
         updated_at,
 
         ---------- bookkeeping
+        {{ source_kind() }} as source_kind,
         _source,
         _run_id,
         _loaded_at
@@ -41,7 +44,7 @@ latest_version as (
 
     from renamed
 
-    order by product_id, updated_at desc nulls last, _loaded_at desc, _run_id desc
+    order by product_id, {{ latest_version_order() }}
 
 )
 

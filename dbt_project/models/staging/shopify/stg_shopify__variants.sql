@@ -1,4 +1,5 @@
--- One row per product variant: the latest loaded version (latest updated_at, then latest load).
+-- One row per variant id: the best version (API over CSV, then latest updated_at, then latest load).
+-- CSV variants have ids `csv:variant:<handle>:<n>` and belong to `csv:product:<handle>`.
 
 with
 
@@ -17,7 +18,7 @@ renamed as (
         product_id,
 
         ---------- text
-        sku,
+        nullif(trim(sku), '') as sku,
         title,
 
         ---------- numerics
@@ -28,6 +29,7 @@ renamed as (
         updated_at,
 
         ---------- bookkeeping
+        {{ source_kind() }} as source_kind,
         _source,
         _run_id,
         _loaded_at
@@ -42,7 +44,7 @@ latest_version as (
 
     from renamed
 
-    order by variant_id, updated_at desc nulls last, _loaded_at desc, _run_id desc
+    order by variant_id, {{ latest_version_order() }}
 
 )
 

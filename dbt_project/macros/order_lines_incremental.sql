@@ -1,0 +1,62 @@
+{#-
+    Incremental maintenance of fct_order_lines (see the model's yml and docs/features.md).
+
+    A nightly run recomputes only the *changed orders* and replaces all of their lines (delete, then insert, in one
+    transaction), so an edited order loses the lines it no longer has and a cancelled or refunded order gets its new
+    state. An order is changed when:
+      * a raw row of it (order or line item) was loaded after the watermark minus the lookback. The watermark is the
+        newest `_loaded_at` already in the table; the lookback (var `order_lines_lookback_hours`, default 6) covers
+        loads whose transaction started (and stamped `_loaded_at`) before rows the previous build already saw, i.e.
+        a load that overlapped the previous dbt run;
+      * or it came from a CSV export: CSV orders and lines are resolved to customers by email and to products by SKU,
+        and those resolutions change when new customers/products arrive, so they are always recomputed (CSV exports
+        are the small, occasional path).
+-#}
+
+{% macro order_lines_watermark() -%}
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query("select max(_loaded_at) from " ~ this) -%}
+        {%- set value = result.columns[0].values()[0] -%}
+        {%- if value is none -%}
+            cast('-infinity' as timestamptz)
+        {%- else -%}
+            cast('{{ value }}' as timestamptz) - interval '{{ var("order_lines_lookback_hours") | int }} hours'
+        {%- endif -%}
+    {%- else -%}
+        cast('-infinity' as timestamptz)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro order_lines_changed_orders() -%}
+    select id as order_id
+    from {{ source('shopify', 'orders') }}
+    where _loaded_at > {{ order_lines_watermark() }}
+
+    union
+
+    select order_id
+    from {{ source('shopify', 'order_line_items') }}
+    where _loaded_at > {{ order_lines_watermark() }}
+        and order_id is not null
+
+    union
+
+    select order_id
+    from {{ ref('int_shopify__orders') }}
+    where source_kind = 'csv'
+
+    union
+
+    select order_id
+    from {{ this }}
+    where line_source = 'csv'
+{%- endmacro %}
+
+{#- pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines). -#}
+{% macro order_lines_delete_changed() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where order_id in ({{ order_lines_changed_orders() }})
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,72 @@
+-- Feature table for the recommender: one row per (customer, product) the customer bought up to the cutoff
+-- (var `as_of`, default: the start of the run). Only lines of orders placed by the cutoff and not cancelled by the
+-- cutoff, with a customer and a product, count; refunded orders still count (the customer chose the product).
+-- recency_weighted_strength = sum over the distinct orders of 2^(-age_days / half_life), age at the cutoff
+-- (var `interaction_half_life_days`, default 90): 1.0 for an order placed at the cutoff, 0.5 one half-life earlier.
+
+{%- set half_life = var('interaction_half_life_days') | float %}
+
+with
+
+order_lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+
+),
+
+purchases as (
+
+    select
+        *,
+        {{ as_of() }} as as_of
+
+    from order_lines
+
+    where ordered_at <= {{ as_of() }}
+        and not (is_cancelled and cancelled_at <= {{ as_of() }})
+        and customer_id is not null
+        and product_id is not null
+
+),
+
+orders as (
+
+    select
+        customer_id,
+        product_id,
+        order_id,
+        max(as_of) as as_of,
+        min(ordered_at) as ordered_at,
+        sum(quantity) as quantity,
+        sum(line_revenue) as revenue,
+        count(*) as n_lines
+
+    from purchases
+
+    group by customer_id, product_id, order_id
+
+),
+
+final as (
+
+    select
+        customer_id,
+        product_id,
+        cast(count(*) as integer) as n_orders,
+        cast(sum(quantity) as integer) as quantity,
+        cast(sum(revenue) as numeric(14, 2)) as revenue,
+        min(ordered_at) as first_purchased_at,
+        max(ordered_at) as last_purchased_at,
+        cast(sum(n_lines) as integer) as n_lines,
+        cast(floor(min({{ days_between('ordered_at', 'as_of') }})) as integer) as days_since_last_purchase,
+        sum(power(cast(2.0 as double precision), -{{ days_between('ordered_at', 'as_of') }} / {{ half_life }}))
+            as recency_weighted_strength,
+        max(as_of) as as_of
+
+    from orders
+
+    group by customer_id, product_id
+
+)
+
+select * from final
