@@ -73,9 +73,17 @@ def main() -> None:
           f"non-cancelled order lines ({time.perf_counter() - started:.1f}s)")
     del store
     gc.collect()
+    compare_candidates(lines, customers, holdout_days=args.holdout_days, k=args.k, trace=not args.no_tracemalloc)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"process peak RSS: {rss / 1024:.0f} MB (includes the store simulation)")
 
+
+def compare_candidates(lines: pd.DataFrame, customers: pd.DataFrame | None, *, holdout_days: int, k: int,
+                       trace: bool) -> pd.DataFrame:
+    """Split, fit and evaluate every candidate and the related-products model; print timing, metrics and the decision
+    the promotion rule takes on a first run. Returns the metric table."""
     started = time.perf_counter()
-    split = time_split(lines, holdout_days=args.holdout_days)
+    split = time_split(lines, holdout_days=holdout_days)
     data = evaluation_data(split, customer_segments(lines, customers))
     print(f"split at {split.cutoff:%Y-%m-%d}: {len(split.train):,} train lines, {len(split.holdout):,} holdout lines, "
           f"{len(split.eval_customers):,} evaluated customers (new-items setting: "
@@ -83,7 +91,6 @@ def main() -> None:
           f"({time.perf_counter() - started:.1f}s)")
 
     timing_rows, metrics = [], {}
-    trace = not args.no_tracemalloc
     if trace:
         tracemalloc.start()
     for model in [*default_candidates(seed=0), RelatedProductsModel()]:
@@ -99,10 +106,10 @@ def main() -> None:
             related = evaluate_related(model.related_products(5), split.holdout, 5)
             summary = f"basket completion hit@5 {related['related_hit_rate_at_5']:.4f}"
         else:
-            evaluation = evaluate_model(model.recommend, data, args.k)
+            evaluation = evaluate_model(model.recommend, data, k)
             metrics[model.name] = evaluation.metrics
-            summary = (f"all ndcg {evaluation.metrics[f'all.ndcg_at_{args.k}']:.4f}, "
-                       f"new ndcg {evaluation.metrics[f'new.ndcg_at_{args.k}']:.4f}")
+            summary = (f"all ndcg {evaluation.metrics[f'all.ndcg_at_{k}']:.4f}, "
+                       f"new ndcg {evaluation.metrics[f'new.ndcg_at_{k}']:.4f}")
         eval_s = time.perf_counter() - t0
         peak = _mb(tracemalloc.get_traced_memory()[1] - base) if trace else float("nan")
         timing_rows.append({"model": model.name, "fit_s": round(fit_s, 2), "eval_s": round(eval_s, 2),
@@ -117,15 +124,14 @@ def main() -> None:
     print("\nTiming (fit = training on the lines before the cutoff; eval = scoring the evaluated customers in both "
           "settings + metrics):")
     print(pd.DataFrame(timing_rows).to_string(index=False))
-    table = comparison_table(metrics, args.k)
-    print(f"\nMetrics at {args.k} (all = all items, new = items the customer never bought before the cutoff):")
+    table = comparison_table(metrics, k)
+    print(f"\nMetrics at {k} (all = all items, new = items the customer never bought before the cutoff):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     margin = promotion_margin()
-    decision = decide(metrics, args.k, margin, champion=None)
+    decision = decide(metrics, k, margin, champion=None)
     print(f"\nPromotion rule (first run, margin {margin:.1%}): {decision.decision}, challenger {decision.challenger}"
           f"{', fallback champion ' + decision.fallback if decision.fallback else ''}: {decision.reason}")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"process peak RSS: {rss / 1024:.0f} MB (includes the store simulation)")
+    return table
 
 
 if __name__ == "__main__":
