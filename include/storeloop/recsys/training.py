@@ -110,7 +110,12 @@ def default_candidates(seed: int = 0) -> list[Recommender]:
         ItemKNNRecommender(n_neighbors=50, half_life_days=90.0),
         ItemKNNRecommender(n_neighbors=50, half_life_days=90.0, weighting="bm25"),
         ALSRecommender(factors=32, regularization=1.0, alpha=10.0, iterations=12, seed=seed),
-        HybridRecommender(discovery=ItemKNNRecommender(n_neighbors=50, half_life_days=90.0), repeat_weight=2.0),
+        # buy-again first (the repeat part outweighs discovery 20:1, so a customer's own products lead and discovery
+        # orders the rest); BM25 discovery, the stronger new-items model. Chosen on S seeds 3 and 7 and M seed 1
+        # (all-items NDCG@10 +1.2 to +2.7 % over repeat purchase, new-items 1.8-2.2x popularity).
+        HybridRecommender(
+            discovery=ItemKNNRecommender(n_neighbors=50, half_life_days=90.0, weighting="bm25"), repeat_weight=20.0
+        ),
     ]
 
 
