@@ -71,7 +71,7 @@ def champion_summary(tracking_uri: str, model_name: str) -> dict:
     run = client.get_run(mv.run_id)
     return {"name": model_name, "version": mv.version, "run_id": mv.run_id,
             "candidate": run.data.tags.get("candidate") or run.data.params.get("model"),
-            "metrics": run.data.metrics, "tags": mv.tags}
+            "metrics": run.data.metrics, "tags": mv.tags, "run_tags": run.data.tags}
 
 
 def print_summary(settings: Settings, summary: dict, seconds: float) -> None:

@@ -103,6 +103,8 @@ def test_the_nightly_loop_runs_end_to_end(stack):
     model = summary["model"]
     assert model["version"] and "all.ndcg_at_10" in model["metrics"] and "new.ndcg_at_10" in model["metrics"]
     assert model["tags"].get("decision") in ("promoted", "baseline_promoted_no_champion")
+    # the run names the dbt build of the tables it trained on
+    assert model["run_tags"].get("data.dbt.fct_order_lines.invocation_id")
     rec = summary["recommendations"]
     assert rec["customers"] > 0 and rec["rows"] == 10 * rec["customers"]
     assert str(rec["model_version"]) == str(model["version"])

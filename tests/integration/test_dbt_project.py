@@ -386,6 +386,12 @@ def test_dbt_build_turns_raw_versions_into_latest_marts(warehouse: Warehouse, tm
         (C_CAT, P_POSTER): (1, 2, Decimal("17.00")),  # the custom item without product is not here
     }
 
+    # the build log names the dbt invocation that built each mart (recommender_train tags its runs with it)
+    invocation = json.loads((tmp_path / "target" / "run_results.json").read_text())["metadata"]["invocation_id"]
+    builds = dict(q("select model, invocation_id from marts._dbt_model_builds"))
+    assert builds["fct_order_lines"] == builds["dim_customers"] == invocation
+    assert q("select rows_affected from marts._dbt_model_builds where model = 'fct_order_lines'") == [(8,)]
+
 
 @pytest.mark.timeout(180)
 def test_dbt_build_fails_on_a_line_of_an_unknown_product(warehouse: Warehouse, tmp_path: Path) -> None:

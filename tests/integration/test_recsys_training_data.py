@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from storeloop.recsys.data import load_customers
+from storeloop.recsys.data import load_customers, load_model_builds
 from storeloop.recsys.protocol import customer_segments
 
 pytestmark = pytest.mark.integration
@@ -25,3 +25,18 @@ def test_dim_customers_absent_then_present(warehouse_conn):
     segments = customer_segments(lines, customers).set_index("customer_id")
     assert segments.loc["gid://shopify/Customer/1", ["country", "cohort"]].tolist() == ["DE", "2025-12"]
     assert segments.loc["gid://shopify/Customer/2", ["country", "cohort"]].tolist() == ["unknown", "2026-01"]
+
+
+def test_the_dbt_build_log_is_read_when_present(warehouse_conn):
+    assert load_model_builds(warehouse_conn) == {}  # no dbt build yet: nothing to tag
+    with warehouse_conn, warehouse_conn.cursor() as cur:
+        cur.execute("create schema if not exists marts")
+        cur.execute("create table marts._dbt_model_builds (model text primary key, relation text, invocation_id text, "
+                    "run_started_at timestamptz, built_at timestamptz, rows_affected bigint, airflow_run_id text)")
+        cur.execute("insert into marts._dbt_model_builds values ('fct_order_lines', 'marts.fct_order_lines', 'inv-1', "
+                    "'2026-12-01T02:00Z', '2026-12-01T02:05Z', 8, 'asset_triggered__x'), ('dim_products', "
+                    "'marts.dim_products', 'inv-2', '2026-12-01T02:00Z', '2026-12-01T02:06Z', 4, null)")
+    builds = load_model_builds(warehouse_conn)
+    assert set(builds) == {"fct_order_lines"}
+    assert builds["fct_order_lines"]["invocation_id"] == "inv-1"
+    assert builds["fct_order_lines"]["airflow_run_id"] == "asset_triggered__x"

@@ -52,13 +52,14 @@ def training_reason(run_type: str, param_reason: str | None, features_events: li
 def train(run_id: str, reason: str = "", features_events: list[dict] | None = None) -> dict:
     """Train, evaluate, register the challenger and promote it if it wins. `features_events` are the extras of the
     features Asset events that triggered the run (they carry the shopify_features run id, i.e. the dbt build)."""
-    from storeloop.recsys.data import load_customers, load_order_lines
+    from storeloop.recsys.data import load_customers, load_model_builds, load_order_lines
     from storeloop.recsys.training import train_and_register
 
     conn = connections.warehouse().connect()
     try:
         order_lines = load_order_lines(conn)
         customers = load_customers(conn)
+        builds = load_model_builds(conn)
     finally:
         conn.close()
     log.info("training on %d order lines from marts.fct_order_lines; dim_customers: %s", len(order_lines),
@@ -75,6 +76,7 @@ def train(run_id: str, reason: str = "", features_events: list[dict] | None = No
             "airflow_run_id": run_id,
             "features_run_id": ",".join(features_runs) or "none (not triggered by the features Asset)",
             "dim_customers": "absent" if customers is None else str(len(customers)),
+            **{f"dbt.{model}.{key}": value for model, build in builds.items() for key, value in build.items()},
         },
         code_version=code_version(),
         artifact_location=os.environ.get("MLFLOW_ARTIFACTS_DIR"),

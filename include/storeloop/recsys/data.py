@@ -68,3 +68,21 @@ def load_customers(conn: Connection | str) -> pd.DataFrame | None:
         df = copy_query_to_frame(c, CUSTOMERS_QUERY, dtype={"customer_id": "string", "country_code": "string"})
     df["cohort_month"] = pd.to_datetime(df["cohort_month"], format="ISO8601")
     return _ids_as_object(df)
+
+
+BUILDS_TABLE = "marts._dbt_model_builds"
+
+
+def load_model_builds(conn: Connection | str, models: tuple[str, ...] = ("fct_order_lines", "dim_customers")) -> dict:
+    """{model: {invocation_id, built_at, airflow_run_id}} of the dbt builds that produced the tables read, from the
+    build log the dbt project keeps (macros/record_model_builds.sql); {} while no build has written it."""
+    with connection(conn) as c, c.cursor() as cur:
+        cur.execute("select to_regclass(%s)", (BUILDS_TABLE,))
+        if cur.fetchone()[0] is None:
+            return {}
+        cur.execute(f"select model, invocation_id, built_at, airflow_run_id from {BUILDS_TABLE} "
+                    "where model = any(%s)", (list(models),))
+        return {
+            model: {"invocation_id": inv, "built_at": built.isoformat(), "airflow_run_id": run or "none"}
+            for model, inv, built, run in cur.fetchall()
+        }
