@@ -164,7 +164,12 @@ def run_dbt(args: list[str], env: dict[str, str], work: Path) -> tuple[float, di
     seconds = time.perf_counter() - t0
     if result.returncode != 0:
         raise SystemExit(f"`dbt {' '.join(args)}` failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
-    return seconds, json.loads((work / "target" / "run_results.json").read_text())
+    results = json.loads((work / "target" / "run_results.json").read_text())
+    # every node's timing, per invocation, for a closer look than the table's slowest nodes
+    label = "_".join(a.strip("-") for a in args)
+    run_no = len(list(work.glob("run_results_*.json"))) + 1
+    (work / f"run_results_{run_no:02d}_{label}.json").write_text(json.dumps(results))
+    return seconds, results
 
 
 def slowest(results: dict, n: int = 4) -> str:
@@ -196,6 +201,8 @@ def main() -> None:
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
     work = ROOT / ".local" / "bench_dbt"
     work.mkdir(parents=True, exist_ok=True)
+    for stale in work.glob("run_results_*.json"):
+        stale.unlink()
     conn = psycopg2.connect(host=env["STORELOOP_WAREHOUSE_HOST"], port=env["STORELOOP_WAREHOUSE_PORT"],
                             user=env["STORELOOP_WAREHOUSE_USER"], password=password, dbname=BENCH_DB)
     rows: list[tuple[str, float, str, str]] = []

@@ -15,10 +15,12 @@ class AirflowAPI:
         self._password = password
         self.timeout = timeout
         self.session = requests.Session()
-        self._token_at = 0.0
+        self._token_at: float | None = None  # monotonic time of the last login (None: not logged in yet)
 
     def _auth(self) -> None:
-        if time.monotonic() - self._token_at < 600:
+        # not `monotonic() - 0.0 < 600`: the monotonic clock starts near 0 at boot, and a fresh CI machine would skip
+        # the first login
+        if self._token_at is not None and time.monotonic() - self._token_at < 600:
             return
         resp = self.session.post(f"{self.base_url}/auth/token", json={"username": self.username,
                                                                         "password": self._password},
