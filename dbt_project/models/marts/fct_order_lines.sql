@@ -29,7 +29,7 @@ order_lines as (
     where exclusion_reason is null
 
     {% if is_incremental() %}
-        and order_id in ({{ order_lines_changed_orders() }})
+        and {{ order_lines_changed_filter() }}
     {% endif %}
 
 ),

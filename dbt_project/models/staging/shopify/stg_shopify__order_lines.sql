@@ -44,11 +44,14 @@ ranked as (
 
     select
         *,
+        -- order_id leads every partition (a line item id belongs to one order): a filter on order_id (the nightly
+        -- fct_order_lines and the nightly tests read only the changed orders) is pushed below the window functions,
+        -- onto the raw table, instead of ranking every line ever loaded
         row_number() over (
-            partition by order_line_id
+            partition by order_id, order_line_id
             order by (source_kind = 'api') desc, _loaded_at desc, _run_id desc, _source desc
         ) as _version_rank,
-        count(*) over (partition by order_line_id, _run_id, _source) as _rows_in_load
+        count(*) over (partition by order_id, order_line_id, _run_id, _source) as _rows_in_load
 
     from renamed
 
