@@ -3,6 +3,11 @@
 -- revenue adds up the same way (raw revenue of each line's latest load). Catches lines lost or duplicated by a join,
 -- and an incremental fct_order_lines that drifted from what a full rebuild would give.
 -- Returns one row per measure that disagrees.
+-- A nightly build reconciles the line items loaded since this test last passed (macros/nightly_test_scope.sql);
+-- --full-refresh or --vars '{full_tests: true}' reconcile every line.
+
+{%- set scope = nightly_scope_filter('fct_order_lines', 'order_lines') %}
+{%- set raw_scope = nightly_scope_filter('fct_order_lines', 'order_lines', column='id') %}
 
 with
 
@@ -14,6 +19,8 @@ raw_latest as (
 
     from {{ source('shopify', 'order_line_items') }}
 
+    {% if raw_scope %}where {{ raw_scope }}{% endif %}
+
     order by id, (_source like 'csv\_export%'), _loaded_at desc, _run_id desc, _source desc
 
 ),
@@ -22,11 +29,15 @@ lines as (
 
     select order_line_id, line_revenue, exclusion_reason from {{ ref('int_shopify__order_lines') }}
 
+    {% if scope %}where {{ scope }}{% endif %}
+
 ),
 
 fct as (
 
     select order_line_id, line_revenue from {{ ref('fct_order_lines') }}
+
+    {% if scope %}where {{ scope }}{% endif %}
 
 ),
 

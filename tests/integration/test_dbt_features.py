@@ -382,3 +382,53 @@ def test_a_planted_defect_fails_the_build_before_the_features(warehouse: Warehou
     assert any(uid.startswith(f"test.storeloop.{failing_test}") for uid in failed), failed
     for model in FEATURE_TABLES:
         assert statuses[f"model.storeloop.{model}"] == "skipped", (model, statuses[f"model.storeloop.{model}"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Nightly test scope: a nightly build tests what was loaded since the tests last passed; full runs test everything
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def failed_tests(statuses: dict[str, str]) -> list[str]:
+    return sorted(uid.split(".")[2] for uid, s in statuses.items() if uid.startswith("test.") and s in ("fail", "error"))
+
+
+@pytest.mark.timeout(600)
+def test_nightly_builds_test_the_new_loads_and_full_builds_test_everything(warehouse: Warehouse,
+                                                                        tmp_path: Path) -> None:
+    seed_store(warehouse.dsn_params)
+    build(warehouse, tmp_path)  # first build: nothing passed before, every row is tested
+    passes = dict(warehouse.query("select model, full_scope from marts._dbt_test_passes"))
+    assert {"stg_shopify__order_lines", "fct_order_lines", "int_shopify__orders"} <= set(passes), passes
+
+    # An old defect: a line without its order, stamped as loaded before the window (the last pass minus the
+    # lookback). A nightly build does not look at it; a full test run does.
+    stale = LOADED_1 - timedelta(days=1)
+    insert(warehouse, [("order_line_items", "scheduled__run_0", "api_bulk", stale,
+                        line(905, None, P_MUG, 1, 1, "12.00"))])  # type: ignore[arg-type]
+    nightly = build(warehouse, tmp_path)
+    assert not failed_tests(nightly)
+    sql = (tmp_path / "target" / "run" / "storeloop" / "models" / "staging" / "shopify" /
+           "_stg_shopify__models.yml" / "not_null_stg_shopify__order_lines_order_id.sql").read_text()
+    assert "order_line_id = any(array[" in sql, sql
+
+    result = run_dbt(warehouse, tmp_path, "build", "--vars", "{full_tests: true}")
+    assert result.returncode != 0
+    assert "not_null_stg_shopify__order_lines_order_id" in failed_tests(run_results(tmp_path))
+
+    # A defect in a new load fails the nightly build, and keeps failing it until it is fixed: a failed test does
+    # not move the window.
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        cur.execute("delete from raw_shopify.order_line_items where _run_id = 'scheduled__run_0'")
+    conn.close()
+    new_load = NOW - timedelta(minutes=2)
+    insert(warehouse, [("order_line_items", "scheduled__run_9", "api_bulk", new_load,
+                        line(906, None, P_MUG, 1, 1, "12.00"))])  # type: ignore[arg-type]
+    for _ in range(2):
+        result = run_dbt(warehouse, tmp_path, "build")
+        assert result.returncode != 0
+        assert "not_null_stg_shopify__order_lines_order_id" in failed_tests(run_results(tmp_path))
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        cur.execute("delete from raw_shopify.order_line_items where _run_id = 'scheduled__run_9'")
+    conn.close()
+    assert not failed_tests(build(warehouse, tmp_path))

@@ -36,7 +36,11 @@ class RawTable:
         return (
             f"create table if not exists {self.qualified_name} (\n    " + ",\n    ".join(cols) + "\n);\n"
             f"create index if not exists {self.name}_run_idx on {self.qualified_name} (_run_id);\n"
-            f"create index if not exists {self.name}_id_idx on {self.qualified_name} (id);"
+            f"create index if not exists {self.name}_id_idx on {self.qualified_name} (id);\n"
+            # what changed since a time: the nightly dbt build (fct_order_lines' changed orders, the nightly test
+            # scope) reads a few thousand recent rows instead of scanning every load (a batch shares one timestamp,
+            # so the index is small and cheap to keep)
+            f"create index if not exists {self.name}_loaded_at_idx on {self.qualified_name} (_loaded_at);"
         )
 
 

@@ -1,0 +1,134 @@
+{#-
+    Nightly test scope: on a nightly (incremental) build, the tests of the big order-grain models check the rows that
+    can have changed since their tests last passed, instead of every order ever loaded; `dbt build --full-refresh`
+    and `--vars '{full_tests: true}'` test everything. See docs/features.md ("Nightly tests").
+
+    * A model opts in with `config: meta: {nightly_test_scope: orders | order_lines}` (staging, intermediate and
+      fct_order_lines models of orders and their lines); a test opts out with `config: meta: {nightly_test_scope:
+      full}` (a uniqueness test across ids, e.g. order names, must see every row).
+    * The scope of a model's tests: the orders (by `order_id`) or the line items (by `order_line_id`) with a raw row
+      loaded after the start of the last invocation in which all of that model's tests passed, minus var
+      `order_lines_lookback_hours`. A failed test therefore keeps the window open: the next nightly run checks the
+      same rows again, and later ones, until they pass. No passing run recorded yet (a first build): everything.
+    * The ids are written into the test's SQL as a constant array (a hashed filter that Postgres pushes below the
+      staging views' window functions onto the raw rows); above var `order_lines_max_listed_orders` ids, everything.
+    * `marts._dbt_test_passes` (one row per model, written on-run-end by record_test_passes) holds the windows.
+-#}
+
+{#- dbt's hook for a generic test's `model` argument (dbt's default applies the `where` config; kept as is). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scope_filter = nightly_test_filter(relation) -%}
+    {%- set conditions = [] -%}
+    {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {%- if scope_filter -%}{%- do conditions.append(scope_filter) -%}{%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The scope filter for a generic test of `relation` ('' = test everything). -#}
+{% macro nightly_test_filter(relation) -%}
+    {%- if not execute or flags.FULL_REFRESH or var('full_tests', false) -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- if (model.config.get('meta') or {}).get('nightly_test_scope') == 'full' -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}
+    {%- set kind = ((tested.config.meta or {}).get('nightly_test_scope') if tested else none) -%}
+    {%- if kind not in ('orders', 'order_lines') -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- do return(nightly_scope_filter(tested.name, kind)) -%}
+{%- endmacro %}
+
+{#-
+    `order_id = any(array[...])` / `order_line_id = any(array[...])` for the rows of `model_name` to test in this
+    run, or '' (everything). Also used by singular tests.
+-#}
+{% macro nightly_scope_filter(model_name, kind, column=none) -%}
+    {%- if not execute or flags.FULL_REFRESH or var('full_tests', false) -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- set column = column or ('order_id' if kind == 'orders' else 'order_line_id') -%}
+    {%- set passed = run_query(
+        "select to_regclass('marts._dbt_test_passes') is not null"
+    ).columns[0].values()[0] -%}
+    {%- if not passed -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- set since = run_query(
+        "select max(run_started_at) from marts._dbt_test_passes where model = '" ~ model_name ~ "'"
+    ).columns[0].values()[0] -%}
+    {%- if since is none -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- set start -%}
+        cast('{{ since }}' as timestamptz) - interval '{{ var("order_lines_lookback_hours") | int }} hours'
+    {%- endset -%}
+    {%- set orders = graph.sources['source.storeloop.shopify.orders'].relation_name -%}
+    {%- set lines = graph.sources['source.storeloop.shopify.order_line_items'].relation_name -%}
+    {%- set ids_sql -%}
+        {%- if kind == 'orders' -%}
+            select id from {{ orders }} where _loaded_at > {{ start }}
+            union
+            select order_id from {{ lines }} where _loaded_at > {{ start }} and order_id is not null
+        {%- else -%}
+            select distinct id from {{ lines }} where _loaded_at > {{ start }}
+        {%- endif -%}
+    {%- endset -%}
+    {%- set ids = run_query(ids_sql).columns[0].values() | reject('none') | list -%}
+    {%- if ids | length > var('order_lines_max_listed_orders') | int -%}
+        {%- do return('') -%}
+    {%- elif ids | length == 0 -%}
+        {%- do return('false') -%}
+    {%- endif -%}
+    {%- set filter -%}
+        {{ column }} = any(array[{%- for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}])
+    {%- endset -%}
+    {%- do return(filter) -%}
+{%- endmacro %}
+
+{#-
+    on-run-end: for every model whose tests ran in this invocation and all passed, remember the invocation's start
+    (marts._dbt_test_passes): the next nightly run tests that model's rows loaded since then. A singular test counts
+    for every model it reads.
+-#}
+{% macro record_test_passes(results) %}
+    {%- if execute -%}
+        {%- set outcome = {} -%}
+        {%- for result in results if result.node.resource_type == 'test' -%}
+            {%- set attached = result.node.attached_node if result.node.resource_type == 'test' else none -%}
+            {%- set tested = [attached] if attached else result.node.depends_on.nodes -%}
+            {%- for unique_id in tested if unique_id and unique_id.startswith('model.') -%}
+                {%- set name = unique_id.split('.')[-1] -%}
+                {%- do outcome.update({name: outcome.get(name, true) and result.status == 'pass'}) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- if outcome -%}
+            create schema if not exists marts;
+            create table if not exists marts._dbt_test_passes (
+                model text primary key,
+                invocation_id text not null,
+                run_started_at timestamptz not null,
+                full_scope boolean not null,
+                recorded_at timestamptz not null default now()
+            );
+            {%- for name, all_passed in outcome.items() if all_passed %}
+            insert into marts._dbt_test_passes (model, invocation_id, run_started_at, full_scope)
+            values ('{{ name }}', '{{ invocation_id }}', '{{ run_started_at.isoformat() }}',
+                    {{ 'true' if (flags.FULL_REFRESH or var('full_tests', false)) else 'false' }})
+            on conflict (model) do update set
+                invocation_id = excluded.invocation_id, run_started_at = excluded.run_started_at,
+                full_scope = excluded.full_scope, recorded_at = excluded.recorded_at;
+            {%- endfor %}
+            select 1;
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
