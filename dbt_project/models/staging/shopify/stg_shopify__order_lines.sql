@@ -40,26 +40,19 @@ renamed as (
 
 ),
 
-ranked as (
+-- the latest version of each id. order_id leads the DISTINCT ON and the window partition (a line item id belongs to
+-- one order): a filter on order_id or order_line_id (the nightly fct_order_lines and the nightly tests read only what
+-- changed) is pushed below them onto the raw table instead of ranking every line ever loaded. DISTINCT ON, not
+-- row_number() = 1: the planner then knows there is one row per id (a misestimate made a nightly test's join loop).
+latest_version as (
 
-    select
+    select distinct on (order_id, order_line_id)
         *,
-        -- order_id leads every partition (a line item id belongs to one order): a filter on order_id (the nightly
-        -- fct_order_lines and the nightly tests read only the changed orders) is pushed below the window functions,
-        -- onto the raw table, instead of ranking every line ever loaded
-        row_number() over (
-            partition by order_id, order_line_id
-            order by (source_kind = 'api') desc, _loaded_at desc, _run_id desc, _source desc
-        ) as _version_rank,
         count(*) over (partition by order_id, order_line_id, _run_id, _source) as _rows_in_load
 
     from renamed
 
-),
-
-latest_version as (
-
-    select * from ranked where _version_rank = 1
+    order by order_id, order_line_id, (source_kind = 'api') desc, _loaded_at desc, _run_id desc, _source desc
 
 )
 

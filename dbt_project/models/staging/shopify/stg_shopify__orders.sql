@@ -48,20 +48,17 @@ renamed as (
 
 ),
 
-ranked as (
+-- the best version of each id (DISTINCT ON, not row_number() = 1: the planner then knows there is one row per id,
+-- and a filter on order_id (the nightly scope) is still pushed down onto the raw rows)
+latest_version as (
 
-    select
+    select distinct on (order_id)
         *,
-        row_number() over (partition by order_id order by {{ latest_version_order() }}) as _version_rank,
         count(*) over (partition by order_id, _run_id, _source) as _rows_in_load
 
     from renamed
 
-),
-
-latest_version as (
-
-    select * from ranked where _version_rank = 1
+    order by order_id, {{ latest_version_order() }}
 
 )
 
