@@ -83,6 +83,23 @@
             select distinct id from {{ lines }} where _loaded_at > {{ start }}
         {%- endif -%}
     {%- endset -%}
+    {%- do return(nightly_ids_filter(column, ids_sql)) -%}
+{%- endmacro %}
+
+{#- The customers of the scoped line items of `model_name` (read from fct_order_lines), as a customer_id filter. -#}
+{% macro nightly_customer_scope_filter(model_name, column='customer_id') -%}
+    {%- set lines_filter = nightly_scope_filter(model_name, 'order_lines') -%}
+    {%- if lines_filter in ('', 'false') -%}
+        {%- do return(lines_filter) -%}
+    {%- endif -%}
+    {%- set ids_sql -%}
+        select distinct customer_id from {{ ref('fct_order_lines') }} where {{ lines_filter }} and customer_id is not null
+    {%- endset -%}
+    {%- do return(nightly_ids_filter(column, ids_sql)) -%}
+{%- endmacro %}
+
+{#- `column = any(array[<the ids ids_sql returns>])`; 'false' for none, '' (everything) for too many. -#}
+{% macro nightly_ids_filter(column, ids_sql) -%}
     {%- set ids = run_query(ids_sql).columns[0].values() | reject('none') | list -%}
     {%- if ids | length > var('order_lines_max_listed_orders') | int -%}
         {%- do return('') -%}

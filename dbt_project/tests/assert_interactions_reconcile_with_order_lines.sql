@@ -1,6 +1,10 @@
 -- The feature table must account for exactly the eligible lines of fct_order_lines: lines of orders placed by the
 -- cutoff and not cancelled by it, with a customer and a product. Returns one row per measure that disagrees (units,
 -- orders, revenue, pairs).
+-- A nightly build reconciles the customers of the line items loaded since this test last passed
+-- (macros/nightly_test_scope.sql); --full-refresh or --vars '{full_tests: true}' reconcile every customer.
+
+{%- set scope = nightly_customer_scope_filter('fct_customer_product_interactions') %}
 
 with
 
@@ -12,6 +16,7 @@ eligible_lines as (
         and not (is_cancelled and cancelled_at <= {{ as_of() }})
         and customer_id is not null
         and product_id is not null
+        {% if scope %}and {{ scope }}{% endif %}
 
 ),
 
@@ -36,6 +41,8 @@ from_interactions as (
         count(*) as n_pairs
 
     from {{ ref('fct_customer_product_interactions') }}
+
+    {% if scope %}where {{ scope }}{% endif %}
 
 ),
 

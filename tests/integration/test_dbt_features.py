@@ -432,3 +432,17 @@ def test_nightly_builds_test_the_new_loads_and_full_builds_test_everything(wareh
         cur.execute("delete from raw_shopify.order_line_items where _run_id = 'scheduled__run_9'")
     conn.close()
     assert not failed_tests(build(warehouse, tmp_path))
+
+    # a new order: the nightly reconciliation of interactions checks its customer (and only the recent customers)
+    o_new = gid("Order", 80)
+    insert(warehouse, [
+        ("orders", "scheduled__run_10", "api_bulk", NOW, order(o_new, "#1080", C_BOB, days_ago(0.01), days_ago(0.01),
+                                                               total_price="8.50")),
+        ("order_line_items", "scheduled__run_10", "api_bulk", NOW, line(80, o_new, P_POSTER, 4, 1, "8.50")),
+    ])
+    assert not failed_tests(build(warehouse, tmp_path))
+    sql = (tmp_path / "target" / "run" / "storeloop" / "tests" /
+           "assert_interactions_reconcile_with_order_lines.sql").read_text()
+    scope = next(ln for ln in sql.splitlines() if "customer_id = any(array[" in ln)
+    # Bob (new order) and Ann (run 2, within the lookback); not Cat, whose orders were loaded two days ago
+    assert f"'{C_BOB}'" in scope and f"'{gid('Customer', 3)}'" not in scope, scope
