@@ -58,7 +58,9 @@
     functions onto the raw tables and checked with a hash, so a nightly run reads only the changed orders' rows.
     (`in (select ...)` is a join the planner cannot push down: every raw line would be ranked; `= any(array(select
     ...))` is pushed down but compared linearly, row by array element: hours on a large store.) When more orders
-    changed than var `order_lines_max_listed_orders` (the first nightly run after a backfill), the plain `in` is used.
+    changed than var `order_lines_max_listed_orders` (the first nightly run after a backfill), the filter is `true`:
+    the pre-hook empties the table and every order is rebuilt (deleting and re-inserting most of a large table row
+    by row costs several full builds).
 -#}
 {% macro order_lines_changed_filter(column='order_id') -%}
     {%- if execute and is_incremental() -%}
@@ -70,7 +72,7 @@
             {%- for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
             ])
         {%- else -%}
-            {{ column }} in ({{ order_lines_changed_orders() }})
+            true
         {%- endif -%}
     {%- else -%}
         {{ column }} in ({{ order_lines_changed_orders() }})
@@ -80,7 +82,12 @@
 {#- pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines). -#}
 {% macro order_lines_delete_changed() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ order_lines_changed_filter() }}
+        {%- set changed = order_lines_changed_filter() -%}
+        {%- if changed | trim == 'true' -%}
+        truncate {{ this }}
+        {%- else -%}
+        delete from {{ this }} where {{ changed }}
+        {%- endif -%}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -336,6 +336,23 @@ def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse,
     build(warehouse, tmp_path, "--full-refresh")
     assert fct_rows(warehouse) == incremental
 
+    # more changed orders than order_lines_max_listed_orders: the table is emptied and rebuilt in the incremental run
+    insert(warehouse, [("orders", "scheduled__run_4", "api_bulk", NOW - timedelta(minutes=5),
+                        order(o_new, "#1070", C_ANN, days_ago(0.1), days_ago(0.05), financial_status="REFUNDED",
+                              total_price="28.50")),
+                       ("order_line_items", "scheduled__run_4", "api_bulk", NOW - timedelta(minutes=5),
+                        line(70, o_new, P_POSTER, 4, 1, "8.50"))])
+    build(warehouse, tmp_path, "--vars", "{order_lines_lookback_hours: 1, order_lines_max_listed_orders: 0}")
+    assert '"marts"."fct_order_lines"' in next(
+        ln for ln in (tmp_path / "logs" / "dbt.log").read_text().splitlines() if "truncate " in ln
+    ), "the rebuild path did not run"
+    rebuilt = fct_rows(warehouse)
+    assert q(f"select order_line_id, is_refunded from marts.fct_order_lines where order_id = '{o_new}'") == [
+        (gid("LineItem", 70), True)
+    ]
+    build(warehouse, tmp_path, "--full-refresh")
+    assert fct_rows(warehouse) == rebuilt
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Quality gate: planted defects fail the build and nothing downstream of them is built
