@@ -428,6 +428,10 @@ def test_nightly_builds_test_the_new_loads_and_full_builds_test_everything(wareh
     sql = (tmp_path / "target" / "run" / "storeloop" / "models" / "staging" / "shopify" /
            "_stg_shopify__models.yml" / "not_null_stg_shopify__order_lines_order_id.sql").read_text()
     assert "order_line_id = any(array[" in sql, sql
+    # ...but a duplicate order name pairs a new order with an old one: that test always sees every order
+    sql = (tmp_path / "target" / "run" / "storeloop" / "models" / "intermediate" / "_int_shopify__models.yml" /
+           "unique_combination_of_columns_int_shopify__orders_order_name.sql").read_text()
+    assert "any(array[" not in sql and "exclusion_reason is null" in sql, sql
 
     result = run_dbt(warehouse, tmp_path, "build", "--vars", "{full_tests: true}")
     assert result.returncode != 0
