@@ -114,8 +114,9 @@
 
 {#-
     on-run-end: for every model whose tests ran in this invocation and all passed, remember the invocation's start
-    (marts._dbt_test_passes): the next nightly run tests that model's rows loaded since then. A singular test counts
-    for every model it reads.
+    (marts._dbt_test_passes): the next nightly run tests that model's rows loaded since then. A warning counts as a
+    pass (a warn-severity test never blocks: were it to hold the window, the scope would grow every night). A
+    singular test counts for every model it reads.
 -#}
 {% macro record_test_passes(results) %}
     {%- if execute -%}
@@ -125,7 +126,7 @@
             {%- set tested = [attached] if attached else result.node.depends_on.nodes -%}
             {%- for unique_id in tested if unique_id and unique_id.startswith('model.') -%}
                 {%- set name = unique_id.split('.')[-1] -%}
-                {%- do outcome.update({name: outcome.get(name, true) and result.status == 'pass'}) -%}
+                {%- do outcome.update({name: outcome.get(name, true) and result.status in ('pass', 'warn')}) -%}
             {%- endfor -%}
         {%- endfor -%}
         {%- if outcome -%}

@@ -467,3 +467,14 @@ def test_nightly_builds_test_the_new_loads_and_full_builds_test_everything(wareh
     scope = next(ln for ln in sql.splitlines() if "customer_id = any(array[" in ln)
     # Bob (new order) and Ann (run 2, within the lookback); not Cat, whose orders were loaded two days ago
     assert f"'{C_BOB}'" in scope and f"'{gid('Customer', 3)}'" not in scope, scope
+
+    # a warning (an unknown financial status: severity warn) does not hold the window: it counts as a pass
+    before = warehouse.query("select run_started_at from marts._dbt_test_passes where model = 'stg_shopify__orders'")
+    insert(warehouse, [("orders", "scheduled__run_11", "api_bulk", NOW, order(gid("Order", 81), "#1081", C_BOB,
+                                                                            days_ago(0.01), days_ago(0.01),
+                                                                            financial_status="SOMETHING_NEW",
+                                                                            total_price="0.00"))])
+    statuses = build(warehouse, tmp_path)
+    assert "warn" in {s for uid, s in statuses.items() if "financial_status" in uid}, statuses
+    after = warehouse.query("select run_started_at from marts._dbt_test_passes where model = 'stg_shopify__orders'")
+    assert after[0][0] > before[0][0]
