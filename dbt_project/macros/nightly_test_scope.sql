@@ -10,8 +10,8 @@
       loaded after the start of the last invocation in which all of that model's tests passed, minus var
       `order_lines_lookback_hours`. A failed test therefore keeps the window open: the next nightly run checks the
       same rows again, and later ones, until they pass. No passing run recorded yet (a first build): everything.
-    * The ids are written into the test's SQL as a constant array (a hashed filter that Postgres pushes below the
-      staging views' window functions onto the raw rows); above var `order_lines_max_listed_orders` ids, everything.
+    * The ids are written into the test's SQL as a constant array (macros/id_list_filter.sql); above var
+      `order_lines_max_listed_orders` ids, everything.
     * `marts._dbt_test_passes` (one row per model, written on-run-end by record_test_passes) holds the windows.
 -#}
 
@@ -83,7 +83,7 @@
             select distinct id from {{ lines }} where _loaded_at > {{ start }}
         {%- endif -%}
     {%- endset -%}
-    {%- do return(nightly_ids_filter(column, ids_sql)) -%}
+    {%- do return(id_list_filter(column, ids_sql)) -%}
 {%- endmacro %}
 
 {#- The customers of the scoped line items of `model_name` (read from fct_order_lines), as a customer_id filter. -#}
@@ -95,21 +95,7 @@
     {%- set ids_sql -%}
         select distinct customer_id from {{ ref('fct_order_lines') }} where {{ lines_filter }} and customer_id is not null
     {%- endset -%}
-    {%- do return(nightly_ids_filter(column, ids_sql)) -%}
-{%- endmacro %}
-
-{#- `column = any(array[<the ids ids_sql returns>])`; 'false' for none, '' (everything) for too many. -#}
-{% macro nightly_ids_filter(column, ids_sql) -%}
-    {%- set ids = run_query(ids_sql).columns[0].values() | reject('none') | list -%}
-    {%- if ids | length > var('order_lines_max_listed_orders') | int -%}
-        {%- do return('') -%}
-    {%- elif ids | length == 0 -%}
-        {%- do return('false') -%}
-    {%- endif -%}
-    {%- set filter -%}
-        {{ column }} = any(array[{%- for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}])
-    {%- endset -%}
-    {%- do return(filter) -%}
+    {%- do return(id_list_filter(column, ids_sql)) -%}
 {%- endmacro %}
 
 {#-
@@ -122,7 +108,7 @@
     {%- if execute -%}
         {%- set outcome = {} -%}
         {%- for result in results if result.node.resource_type == 'test' -%}
-            {%- set attached = result.node.attached_node if result.node.resource_type == 'test' else none -%}
+            {%- set attached = result.node.attached_node -%}
             {%- set tested = [attached] if attached else result.node.depends_on.nodes -%}
             {%- for unique_id in tested if unique_id and unique_id.startswith('model.') -%}
                 {%- set name = unique_id.split('.')[-1] -%}

@@ -53,37 +53,23 @@
 {%- endmacro %}
 
 {#-
-    The changed orders as a filter on an order id column. The ids are read once per statement and written into the
-    SQL as a constant array: `order_id = any(array['...', ...])` is pushed down through the staging views' window
-    functions onto the raw tables and checked with a hash, so a nightly run reads only the changed orders' rows.
-    (`in (select ...)` is a join the planner cannot push down: every raw line would be ranked; `= any(array(select
-    ...))` is pushed down but compared linearly, row by array element: hours on a large store.) When more orders
-    changed than var `order_lines_max_listed_orders` (the first nightly run after a backfill), the filter is `true`:
-    the pre-hook empties the table and every order is rebuilt (deleting and re-inserting most of a large table row
-    by row costs several full builds).
+    The changed orders as a filter on an order id column: a constant id list (macros/id_list_filter.sql), so a nightly
+    run reads only the changed orders' raw rows. When more orders changed than var `order_lines_max_listed_orders`
+    (the first nightly run after a backfill) the filter is `true`: the pre-hook empties the table and every order is
+    rebuilt (deleting and re-inserting most of a large table row by row costs several full builds).
 -#}
 {% macro order_lines_changed_filter(column='order_id') -%}
     {%- if execute and is_incremental() -%}
-        {%- set ids = run_query(order_lines_changed_orders()).columns[0].values() | reject('none') | list -%}
-        {%- if ids | length == 0 -%}
-            false
-        {%- elif ids | length <= var('order_lines_max_listed_orders') | int -%}
-            {{ column }} = any(array[
-            {%- for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
-            ])
-        {%- else -%}
-            true
-        {%- endif -%}
-    {%- else -%}
-        {{ column }} in ({{ order_lines_changed_orders() }})
+        {%- do return(id_list_filter(column, order_lines_changed_orders(), too_many='true')) -%}
     {%- endif -%}
+    {%- do return(column ~ ' in (' ~ order_lines_changed_orders() ~ ')') -%}
 {%- endmacro %}
 
 {#- pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines). -#}
 {% macro order_lines_delete_changed() -%}
     {%- if is_incremental() -%}
         {%- set changed = order_lines_changed_filter() -%}
-        {%- if changed | trim == 'true' -%}
+        {%- if changed == 'true' -%}
         truncate {{ this }}
         {%- else -%}
         delete from {{ this }} where {{ changed }}
