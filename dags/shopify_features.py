@@ -2,11 +2,14 @@
 (dbt_project/target/manifest.json, written by `make setup`'s `dbt parse`): a freshness check per raw_shopify source,
 then each model a task with its tests right after it, so a failing test (a duplicated order, a null key, revenue that
 does not reconcile) stops everything downstream. Then publish dbt docs and emit the features Asset that
-recommender_train schedules on. Scheduled on the raw_shopify Asset."""
+recommender_train schedules on. Scheduled on the raw_shopify Asset.
+
+A scheduled run tests the big order tables on what was loaded since their tests last passed (docs/features.md,
+"Nightly tests"). Param `full_tests`: trigger with it true (weekly, or after fixing old data) to test every row."""
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, LoadMode, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import SourceRenderingBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -27,6 +30,8 @@ DBT_PROJECT = dbt_project_dir()
     default_args=DEFAULT_ARGS,
     tags=["storeloop", "features", "dbt"],
     doc_md=__doc__,
+    params={"full_tests": Param(False, type="boolean",
+                                description="Test every row, not only what was loaded since the tests last passed.")},
 )
 def shopify_features():
     dbt_build = DbtTaskGroup(
@@ -50,7 +55,7 @@ def shopify_features():
             # each raw_shopify table with a freshness check becomes a `dbt source freshness` task upstream of its model
             source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
         ),
-        operator_args={"install_deps": False},
+        operator_args={"install_deps": False, "vars": {"full_tests": "{{ params.full_tests }}"}},
     )
 
     @task

@@ -15,6 +15,11 @@
     * `marts._dbt_test_passes` (one row per model, written on-run-end by record_test_passes) holds the windows.
 -#}
 
+{#- var `full_tests`: true, or the text 'true' (the shopify_features DAG passes its param through a template). -#}
+{% macro full_tests_requested() -%}
+    {%- do return((var('full_tests', false) | string | trim | lower) in ('true', '1', 'yes')) -%}
+{%- endmacro %}
+
 {#- dbt's hook for a generic test's `model` argument (dbt's default applies the `where` config; kept as is). -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
@@ -34,7 +39,7 @@
 
 {#- The scope filter for a generic test of `relation` ('' = test everything). -#}
 {% macro nightly_test_filter(relation) -%}
-    {%- if not execute or flags.FULL_REFRESH or var('full_tests', false) -%}
+    {%- if not execute or flags.FULL_REFRESH or full_tests_requested() -%}
         {%- do return('') -%}
     {%- endif -%}
     {%- if (model.config.get('meta') or {}).get('nightly_test_scope') == 'full' -%}
@@ -53,7 +58,7 @@
     run, or '' (everything). Also used by singular tests.
 -#}
 {% macro nightly_scope_filter(model_name, kind, column=none) -%}
-    {%- if not execute or flags.FULL_REFRESH or var('full_tests', false) -%}
+    {%- if not execute or flags.FULL_REFRESH or full_tests_requested() -%}
         {%- do return('') -%}
     {%- endif -%}
     {%- set column = column or ('order_id' if kind == 'orders' else 'order_line_id') -%}
@@ -127,7 +132,7 @@
             {%- for name, all_passed in outcome.items() if all_passed %}
             insert into marts._dbt_test_passes (model, invocation_id, run_started_at, full_scope)
             values ('{{ name }}', '{{ invocation_id }}', '{{ run_started_at.isoformat() }}',
-                    {{ 'true' if (flags.FULL_REFRESH or var('full_tests', false)) else 'false' }})
+                    {{ 'true' if (flags.FULL_REFRESH or full_tests_requested()) else 'false' }})
             on conflict (model) do update set
                 invocation_id = excluded.invocation_id, run_started_at = excluded.run_started_at,
                 full_scope = excluded.full_scope, recorded_at = excluded.recorded_at;

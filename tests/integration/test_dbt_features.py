@@ -423,7 +423,8 @@ def test_nightly_builds_test_the_new_loads_and_full_builds_test_everything(wareh
     stale = LOADED_1 - timedelta(days=1)
     insert(warehouse, [("order_line_items", "scheduled__run_0", "api_bulk", stale,
                         line(905, None, P_MUG, 1, 1, "12.00"))])  # type: ignore[arg-type]
-    nightly = build(warehouse, tmp_path)
+    # (the shopify_features DAG passes its param as text: 'False' must mean a nightly scope, 'True' everything)
+    nightly = build(warehouse, tmp_path, "--vars", "{full_tests: 'False'}")
     assert not failed_tests(nightly)
     sql = (tmp_path / "target" / "run" / "storeloop" / "models" / "staging" / "shopify" /
            "_stg_shopify__models.yml" / "not_null_stg_shopify__order_lines_order_id.sql").read_text()
@@ -433,7 +434,7 @@ def test_nightly_builds_test_the_new_loads_and_full_builds_test_everything(wareh
            "unique_combination_of_columns_int_shopify__orders_order_name.sql").read_text()
     assert "any(array[" not in sql and "exclusion_reason is null" in sql, sql
 
-    result = run_dbt(warehouse, tmp_path, "build", "--vars", "{full_tests: true}")
+    result = run_dbt(warehouse, tmp_path, "build", "--vars", "{full_tests: 'True'}")
     assert result.returncode != 0
     assert "not_null_stg_shopify__order_lines_order_id" in failed_tests(run_results(tmp_path))
 
