@@ -7,11 +7,10 @@
 -- --full-refresh or --vars '{full_tests: true}' reconcile every line.
 
 {%- set scope = nightly_scope_filter('fct_order_lines', 'order_lines') %}
-{%- set raw_scope = nightly_scope_filter('fct_order_lines', 'order_lines', column='id') %}
 
 with
 
-raw_latest as (
+raw_versions as (
 
     select distinct on (id)
         id as order_line_id,
@@ -19,9 +18,16 @@ raw_latest as (
 
     from {{ source('shopify', 'order_line_items') }}
 
-    {% if raw_scope %}where {{ raw_scope }}{% endif %}
-
     order by id, (_source like 'csv\_export%'), _loaded_at desc, _run_id desc, _source desc
+
+),
+
+-- the scope filter on the DISTINCT ON key is pushed down onto the raw rows (one id list for all three sides)
+raw_latest as (
+
+    select * from raw_versions
+
+    {% if scope %}where {{ scope }}{% endif %}
 
 ),
 
