@@ -8,14 +8,31 @@
     var `order_lines_max_listed_orders`.
 -#}
 {% macro id_list_filter(column, ids_sql, too_many='') -%}
-    {%- set ids = run_query(ids_sql).columns[0].values() | reject('none') | list -%}
-    {%- if ids | length > var('order_lines_max_listed_orders') | int -%}
+    {%- set ids = id_list(ids_sql) -%}
+    {%- if ids is none -%}
         {%- do return(too_many) -%}
     {%- elif ids | length == 0 -%}
         {%- do return('false') -%}
     {%- endif -%}
-    {%- set filter -%}
-        {{ column }} = any(array[{%- for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}])
+    {%- do return(column ~ ' = any(' ~ id_array(ids) ~ ')') -%}
+{%- endmacro %}
+
+{#- The ids `ids_sql` returns (nulls left out), or none when there are more than var `order_lines_max_listed_orders`. -#}
+{% macro id_list(ids_sql) -%}
+    {%- set ids = run_query(ids_sql).columns[0].values() | reject('none') | list -%}
+    {%- if ids | length > var('order_lines_max_listed_orders') | int -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- do return(ids) -%}
+{%- endmacro %}
+
+{#- `array['<id>', ...]`, a constant (`array[]::text[]` for no ids). -#}
+{% macro id_array(ids) -%}
+    {%- if ids | length == 0 -%}
+        {%- do return('array[]::text[]') -%}
+    {%- endif -%}
+    {%- set literal -%}
+        array[{%- for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}]
     {%- endset -%}
-    {%- do return(filter) -%}
+    {%- do return(literal) -%}
 {%- endmacro %}

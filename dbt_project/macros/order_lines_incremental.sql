@@ -65,16 +65,22 @@
     {%- do return(column ~ ' in (' ~ order_lines_changed_orders() ~ ')') -%}
 {%- endmacro %}
 
-{#- pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines). -#}
+{#-
+    pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines),
+    after logging them in the change log the feature state reads (macros/feature_state.sql). A full build or the
+    empty-and-rebuild path logs that every order changed.
+-#}
 {% macro order_lines_delete_changed() -%}
     {%- if is_incremental() -%}
-        {%- set changed = order_lines_changed_filter() -%}
-        {%- if changed == 'true' -%}
+        {%- set order_ids = id_list(order_lines_changed_orders()) -%}
+        {%- if order_ids is none -%}
+        {{ log_all_order_lines_changed() }};
         truncate {{ this }}
         {%- else -%}
-        delete from {{ this }} where {{ changed }}
+        {{ log_order_line_changes(order_ids) }};
+        delete from {{ this }} where order_id = any({{ id_array(order_ids) }})
         {%- endif -%}
     {%- else -%}
-        select 1
+        {{ log_all_order_lines_changed() }}
     {%- endif -%}
 {%- endmacro %}

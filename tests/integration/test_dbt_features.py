@@ -354,6 +354,99 @@ def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse,
     assert fct_rows(warehouse) == rebuilt
 
 
+STATE_FED = ("customer_features", "fct_customer_product_interactions", "product_co_purchase")
+
+
+def rounded_rows(warehouse: Warehouse, table: str) -> list[tuple[Any, ...]]:
+    """Rows with floats to 9 significant digits: the state path sums the decayed strength in another order."""
+    def cell(v: Any) -> Any:
+        return float(f"{v:.9g}") if isinstance(v, float) else v
+    return sorted((tuple(cell(v) for v in row) for row in warehouse.query(f"select * from marts.{table}")), key=repr)
+
+
+def compiled_feature_sql(work: Path, table: str) -> str:
+    """The compiled SQL of a feature model, without its comments (its `depends_on` lines name the state)."""
+    path = work / "target" / "compiled" / "storeloop" / "models" / "marts" / "features" / f"{table}.sql"
+    return "\n".join(ln for ln in path.read_text().splitlines() if not ln.lstrip().startswith("--"))
+
+
+def assert_state_path_equals_the_full_sql(warehouse: Warehouse, work: Path, *dbt_vars: str) -> None:
+    """The feature tables the last build computed from the feature state == their full SQL at the same cutoff."""
+    for table in STATE_FED:
+        assert '"marts"."feature_state__' in compiled_feature_sql(work, table), f"{table} was not computed from the feature state"
+    from_state = {t: rounded_rows(warehouse, t) for t in STATE_FED}
+    assert all(from_state.values()), {t: len(rows) for t, rows in from_state.items()}
+    (as_of,) = warehouse.query("select distinct as_of from marts.customer_features")
+    overrides = f"as_of: '{as_of[0].isoformat()}'" + (f", {dbt_vars[0].strip('{}')}" if dbt_vars else "")
+    result = run_dbt(warehouse, work, "run", "-s", *STATE_FED, "--vars", "{" + overrides + "}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    for table in STATE_FED:
+        assert "feature_state__" not in compiled_feature_sql(work, table), f"{table} with an explicit as_of did not run its full SQL"
+        assert rounded_rows(warehouse, table) == from_state[table], f"{table}: state path != full SQL"
+
+
+@pytest.mark.timeout(900)
+def test_feature_tables_from_the_incremental_state_equal_their_full_sql(warehouse: Warehouse, tmp_path: Path) -> None:
+    seed_store(warehouse.dsn_params, extra_rows=[r for r in csv_rows() if r[0] != "customers" or "dan" not in r[4]["id"]])
+    lookback = "{order_lines_lookback_hours: 1}"
+    build(warehouse, tmp_path, "--vars", lookback)
+    assert_state_path_equals_the_full_sql(warehouse, tmp_path)
+
+    # a nightly load: a new order (a new pair), a cancellation, an edit that removes a product from an order, a
+    # refund, and a CSV order that moves from an email-only customer to a customer record
+    run_3, loaded_3 = "scheduled__run_3", NOW - timedelta(minutes=10)
+    o_new = gid("Order", 70)
+    insert(warehouse, [
+        ("orders", run_3, "api_bulk", loaded_3, order(o_new, "#1070", C_ANN, days_ago(0.1), days_ago(0.1),
+                                                      total_price="28.50")),
+        ("order_line_items", run_3, "api_bulk", loaded_3, line(70, o_new, P_POSTER, 4, 1, "8.50")),
+        ("order_line_items", run_3, "api_bulk", loaded_3, line(71, o_new, P_TEE, 3, 1, "20.00")),
+        ("orders", run_3, "api_bulk", loaded_3, order(O_1, "#1001", C_ANN, days_ago(10), days_ago(0.1),
+                                                      cancelled_at=days_ago(0.1), financial_status="VOIDED",
+                                                      total_price="44.00")),
+        ("order_line_items", run_3, "api_bulk", loaded_3, line(1, O_1, P_MUG, 1, 2, "12.00")),
+        ("order_line_items", run_3, "api_bulk", loaded_3, line(2, O_1, P_TEE, 3, 1, "20.00")),
+        ("orders", run_3, "api_bulk", loaded_3, order(O_2_EDITED, "#1002", C_ANN, days_ago(3), days_ago(0.1),
+                                                      total_price="17.00")),
+        ("order_line_items", run_3, "api_bulk", loaded_3, line(72, O_2_EDITED, P_POSTER, 4, 2, "8.50")),
+        ("orders", run_3, "api_bulk", loaded_3, order(O_4_REFUNDED, "#1004", C_BOB, days_ago(6), days_ago(0.1),
+                                                      financial_status="REFUNDED", total_price="11.00")),
+        ("order_line_items", run_3, "api_bulk", loaded_3, line(5, O_4_REFUNDED, P_MUG, 1, 1, "11.00")),
+        ("customers", run_3, "api_bulk", loaded_3, customer(gid("Customer", 4), "dan@example.com", days_ago(0.1))),
+    ])
+    build(warehouse, tmp_path, "--vars", lookback)
+    log = (tmp_path / "logs" / "dbt.log").read_text()
+    for state in ("feature_state__customers", "feature_state__customer_products"):
+        assert f'{state}" where customer_id = any(array[' in log, f"{state} was not updated incrementally"
+    co_purchase = (tmp_path / "target" / "compiled" / "storeloop" / "models" / "marts" / "features" / "state" /
+                   "feature_state__co_purchase_pairs.sql").read_text()
+    assert "counted_baskets" in co_purchase, "the co-purchase pair counts were not updated by deltas"
+    assert warehouse.query(f"select customer_id from marts.feature_state__customers where customer_id = '{DAN}'") == []
+    assert_state_path_equals_the_full_sql(warehouse, tmp_path)
+
+    # nothing new: nothing changes
+    before = {t: rounded_rows(warehouse, t) for t in ("feature_state__customer_products", "feature_state__co_purchase_pairs")}
+    build(warehouse, tmp_path, "--vars", lookback)
+    assert {t: rounded_rows(warehouse, t) for t in before} == before
+
+    # another half-life: the state built with the old one is recomputed
+    half_life = "{order_lines_lookback_hours: 1, interaction_half_life_days: 30}"
+    build(warehouse, tmp_path, "--vars", half_life)
+    assert warehouse.query("select distinct half_life_days from marts.feature_state__customer_products") == [(30.0,)]
+    assert_state_path_equals_the_full_sql(warehouse, tmp_path, half_life)
+
+    # the empty-and-rebuild path of fct_order_lines (too many changed orders) makes the state recompute everything
+    insert(warehouse, [("order_line_items", "scheduled__run_4", "api_bulk", NOW - timedelta(minutes=5),
+                        line(73, o_new, P_MUG, 1, 3, "12.00"))])
+    build(warehouse, tmp_path, "--vars", "{order_lines_lookback_hours: 1, order_lines_max_listed_orders: 0}")
+    assert_state_path_equals_the_full_sql(warehouse, tmp_path)
+    # the change log is pruned by fct_order_lines' pre-hook: it keeps the batch every state model had applied before
+    # this build, and this build's (which they have all applied now)
+    (batches, latest), = warehouse.query("select count(distinct batch), max(batch) from marts._fct_order_lines_changes")
+    assert (batches, latest) == (2, 5), "5 builds: 5 batches, the first three pruned"
+    assert warehouse.query("select distinct applied_batch from marts._feature_state_positions") == [(latest,)]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Quality gate: planted defects fail the build and nothing downstream of them is built
 # ---------------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook="{{ order_lines_delete_changed() }}",
-        indexes=[{'columns': ['order_id']}],
+        indexes=[{'columns': ['order_id']}, {'columns': ['customer_id']}],
     )
 }}
 

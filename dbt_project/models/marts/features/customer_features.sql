@@ -1,8 +1,139 @@
 -- Customer features as of the cutoff (var `as_of`, default: the start of the run): one row per customer with at
 -- least one order placed by the cutoff and not cancelled by it. Money is gross (before refunds, discounts, tax,
 -- shipping): a refund does not undo the preference signal and its timing is not in the data (see docs/features.md).
+-- A build without an explicit `as_of` reads the feature state (macros/feature_state.sql) instead of every order
+-- line when that gives the same rows; only the 90-day window is read from fct_order_lines.
+
+-- depends_on: {{ ref('feature_state__customers') }}
+-- depends_on: {{ ref('feature_state__customer_products') }}
 
 with
+
+{% if feature_state_usable(['feature_state__customers', 'feature_state__customer_products']) -%}
+
+customer_state as (
+
+    select * from {{ ref('feature_state__customers') }}
+
+    where frequency > 0
+
+),
+
+customer_products as (
+
+    select * from {{ ref('feature_state__customer_products') }}
+
+),
+
+products as (
+
+    select * from {{ ref('dim_products') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+last_90d as (
+
+    select
+        customer_id,
+        count(distinct order_id) as orders_last_90d,
+        sum(line_revenue) as revenue_last_90d
+
+    from {{ ref('fct_order_lines') }}
+
+    where ordered_at > {{ as_of() }} - interval '90 days'
+        and ordered_at <= {{ as_of() }}
+        and not is_cancelled
+        and customer_id is not null
+
+    group by customer_id
+
+),
+
+rfm as (
+
+    select
+        customer_state.customer_id,
+        customer_state.first_order_at,
+        customer_state.last_order_at,
+        customer_state.frequency,
+        customer_state.monetary,
+        customer_state.units,
+        coalesce(last_90d.orders_last_90d, 0) as orders_last_90d,
+        coalesce(last_90d.revenue_last_90d, 0) as revenue_last_90d
+
+    from customer_state
+
+    left join last_90d
+        on customer_state.customer_id = last_90d.customer_id
+
+),
+
+cancelled as (
+
+    select
+        customer_id,
+        n_cancelled_orders
+
+    from {{ ref('feature_state__customers') }}
+
+    where n_cancelled_orders > 0
+
+),
+
+type_units as (
+
+    select
+        customer_id,
+        product_type,
+        sum(units) as units
+
+    from (
+        select
+            customer_products.customer_id,
+            coalesce(products.product_type, '(none)') as product_type,
+            customer_products.quantity as units
+
+        from customer_products
+
+        left join products
+            on customer_products.product_id = products.product_id
+
+        union all
+
+        select
+            customer_id,
+            '(none)',
+            units_without_product
+
+        from customer_state
+
+        where units_without_product > 0
+    ) as units_by_type
+
+    group by customer_id, product_type
+
+),
+
+distinct_products as (
+
+    select
+        customer_id,
+        count(*) as n_distinct_products
+
+    from customer_products
+
+    group by customer_id
+
+),
+
+{%- else -%}
+
 
 order_lines as (
 
@@ -104,6 +235,20 @@ type_units as (
 
 ),
 
+distinct_products as (
+
+    select
+        customer_id,
+        count(distinct product_id) as n_distinct_products
+
+    from purchase_lines
+
+    group by customer_id
+
+),
+
+{%- endif %}
+
 category_mix as (
 
     select
@@ -120,18 +265,6 @@ category_mix as (
 
         from type_units
     ) as shares
-
-    group by customer_id
-
-),
-
-distinct_products as (
-
-    select
-        customer_id,
-        count(distinct product_id) as n_distinct_products
-
-    from purchase_lines
 
     group by customer_id
 

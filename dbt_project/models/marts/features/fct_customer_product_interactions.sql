@@ -4,7 +4,47 @@
 -- recency_weighted_strength = sum over the distinct orders of 2^(-age_days / half_life), age at the cutoff
 -- (var `interaction_half_life_days`, default 90): 1.0 for an order placed at the cutoff, 0.5 one half-life earlier.
 
+-- A build without an explicit `as_of` computes it from the feature state (macros/feature_state.sql) when that gives
+-- the same rows: recency_weighted_strength = strength_at_last_purchase * 2^(-age of the last purchase / half-life).
+
+-- depends_on: {{ ref('feature_state__customer_products') }}
+
 {%- set half_life = var('interaction_half_life_days') | float %}
+
+{% if feature_state_usable(['feature_state__customer_products']) %}
+
+with
+
+customer_products as (
+
+    select * from {{ ref('feature_state__customer_products') }}
+
+),
+
+final as (
+
+    select
+        customer_id,
+        product_id,
+        n_orders,
+        quantity,
+        revenue,
+        first_purchased_at,
+        last_purchased_at,
+        n_lines,
+        cast(floor({{ days_between('last_purchased_at', as_of()) }}) as integer) as days_since_last_purchase,
+        strength_at_last_purchase
+            * power(cast(2.0 as double precision), -{{ days_between('last_purchased_at', as_of()) }} / {{ half_life }})
+            as recency_weighted_strength,
+        {{ as_of() }} as as_of
+
+    from customer_products
+
+)
+
+select * from final
+
+{% else %}
 
 with
 
@@ -70,3 +110,5 @@ final as (
 )
 
 select * from final
+
+{% endif %}

@@ -4,8 +4,60 @@
 --   pair_count = orders containing both,  lift = pair_count * N / (orders with product_id * orders with other),
 --   confidence = pair_count / orders with product_id  (P(other | product)).
 -- Pairs seen in fewer than var `co_purchase_min_pair_count` orders (default 1) are left out.
+-- A build without an explicit `as_of` reads the pair counts from the feature state (macros/feature_state.sql) when
+-- that gives the same rows.
+
+-- depends_on: {{ ref('feature_state__co_purchase_pairs') }}
 
 with
+
+{% if feature_state_usable(['feature_state__co_purchase_pairs']) -%}
+
+pair_counts as (
+
+    select * from {{ ref('feature_state__co_purchase_pairs') }}
+
+),
+
+n_orders as (
+
+    select cast(pair_count as bigint) as n
+
+    from pair_counts
+
+    where product_id = '(orders)'
+
+),
+
+product_orders as (
+
+    select
+        product_id,
+        cast(pair_count as bigint) as n_orders
+
+    from pair_counts
+
+    where product_id = other_product_id
+        and product_id <> '(orders)'
+
+),
+
+pairs as (
+
+    select
+        product_id,
+        other_product_id,
+        cast(pair_count as bigint) as pair_count
+
+    from pair_counts
+
+    where product_id <> other_product_id
+        and pair_count >= {{ var('co_purchase_min_pair_count') | int }}
+
+),
+
+{%- else -%}
+
 
 order_lines as (
 
@@ -63,6 +115,8 @@ pairs as (
     having count(*) >= {{ var('co_purchase_min_pair_count') | int }}
 
 ),
+
+{%- endif %}
 
 final as (
 

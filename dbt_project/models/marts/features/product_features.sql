@@ -19,11 +19,12 @@ products as (
 
 sales as (
 
+    -- the windows end at the cutoff and reach back at most 90 days (one day more here: the exact bounds are the
+    -- age_days conditions below); lifetime totals are read separately, without the per-line ages
     select
         product_id,
         order_id,
         customer_id,
-        ordered_at,
         quantity,
         line_revenue,
         {{ days_between('ordered_at', as_of()) }} as age_days
@@ -31,12 +32,13 @@ sales as (
     from order_lines
 
     where ordered_at <= {{ as_of() }}
+        and ordered_at > {{ as_of() }} - interval '91 days'
         and not (is_cancelled and cancelled_at <= {{ as_of() }})
         and product_id is not null
 
 ),
 
-product_sales as (
+window_sales as (
 
     select
         product_id,
@@ -48,14 +50,50 @@ product_sales as (
         coalesce(sum(line_revenue) filter (where age_days < 30), 0) as revenue_30d,
         coalesce(sum(line_revenue) filter (where age_days < 90), 0) as revenue_90d,
         count(distinct order_id) filter (where age_days < 30) as orders_30d,
-        count(distinct customer_id) filter (where age_days < 90) as customers_90d,
-        sum(quantity) as lifetime_units,
-        min(ordered_at) as first_sold_at,
-        max(ordered_at) as last_sold_at
+        count(distinct customer_id) filter (where age_days < 90) as customers_90d
 
     from sales
 
     group by product_id
+
+),
+
+lifetime_sales as (
+
+    select
+        product_id,
+        sum(quantity) as lifetime_units,
+        min(ordered_at) as first_sold_at,
+        max(ordered_at) as last_sold_at
+
+    from order_lines
+
+    where ordered_at <= {{ as_of() }}
+        and not (is_cancelled and cancelled_at <= {{ as_of() }})
+        and product_id is not null
+
+    group by product_id
+
+),
+
+product_sales as (
+
+    select
+        lifetime_sales.*,
+        window_sales.units_7d,
+        window_sales.units_30d,
+        window_sales.units_90d,
+        window_sales.units_prior_30d,
+        window_sales.revenue_7d,
+        window_sales.revenue_30d,
+        window_sales.revenue_90d,
+        window_sales.orders_30d,
+        window_sales.customers_90d
+
+    from lifetime_sales
+
+    left join window_sales
+        on lifetime_sales.product_id = window_sales.product_id
 
 ),
 
