@@ -5,8 +5,9 @@
 
 with
 
-order_lines as (
+order_lines as not materialized (
 
+    -- (read twice: not materialized, so each read scans only the columns and rows it needs)
     select * from {{ ref('fct_order_lines') }}
 
 ),
@@ -20,7 +21,7 @@ products as (
 sales as (
 
     -- the windows end at the cutoff and reach back at most 90 days (one day more here: the exact bounds are the
-    -- age_days conditions below); lifetime totals are read separately, without the per-line ages
+    -- age_days conditions below)
     select
         product_id,
         order_id,
