@@ -84,3 +84,41 @@
         {{ log_all_order_lines_changed() }}
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    int_shopify__orders (incremental): the orders with a raw order row loaded after the table's watermark (minus the
+    lookback), and every CSV order (resolved by email and checked against API order names, which other records
+    change). Listed like fct_order_lines' changed orders; above var `order_lines_max_listed_orders` the table is
+    emptied and rebuilt.
+-#}
+{% macro int_orders_changed_orders() -%}
+    select id as order_id
+    from {{ source('shopify', 'orders') }}
+    where _loaded_at > {{ order_lines_watermark() }}
+
+    union
+
+    select order_id
+    from {{ this }}
+    where source_kind = 'csv'
+{%- endmacro %}
+
+{% macro int_orders_changed_filter() -%}
+    {%- if execute and is_incremental() -%}
+        {%- do return(id_list_filter('order_id', int_orders_changed_orders(), too_many='true')) -%}
+    {%- endif -%}
+    {%- do return('true') -%}
+{%- endmacro %}
+
+{% macro int_orders_delete_changed() -%}
+    {%- if is_incremental() -%}
+        {%- set changed = int_orders_changed_filter() -%}
+        {%- if changed == 'true' -%}
+        truncate {{ this }}
+        {%- else -%}
+        delete from {{ this }} where {{ changed }}
+        {%- endif -%}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

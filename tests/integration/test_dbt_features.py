@@ -261,7 +261,10 @@ def test_features_as_of_a_cutoff_see_nothing_after_it(warehouse: Warehouse, tmp_
 
 
 def fct_rows(warehouse: Warehouse) -> list[tuple[Any, ...]]:
-    return warehouse.query("select * from marts.fct_order_lines order by order_line_id")
+    """fct_order_lines, then int_shopify__orders (both incremental): what a full refresh must reproduce."""
+    return warehouse.query("select * from marts.fct_order_lines order by order_line_id") + warehouse.query(
+        "select * from intermediate.int_shopify__orders order by order_id"
+    )
 
 
 @pytest.mark.timeout(600)
@@ -308,6 +311,7 @@ def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse,
     build(warehouse, tmp_path, *lookback)
     log = (tmp_path / "logs" / "dbt.log").read_text()
     assert 'delete from "' in log and "fct_order_lines\" where order_id = any(array[" in log, "the incremental path did not run"
+    assert "int_shopify__orders\" where order_id = any(array[" in log, "int_shopify__orders was rebuilt, not updated"
     assert warehouse.query(f"select title from marts.fct_order_lines where order_line_id = '{gid('LineItem', 6)}'") == [
         ("SENTINEL",)
     ], "an incremental run rewrote an order that did not change"
@@ -343,9 +347,9 @@ def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse,
                        ("order_line_items", "scheduled__run_4", "api_bulk", NOW - timedelta(minutes=5),
                         line(70, o_new, P_POSTER, 4, 1, "8.50"))])
     build(warehouse, tmp_path, "--vars", "{order_lines_lookback_hours: 1, order_lines_max_listed_orders: 0}")
-    assert '"marts"."fct_order_lines"' in next(
-        ln for ln in (tmp_path / "logs" / "dbt.log").read_text().splitlines() if "truncate " in ln
-    ), "the rebuild path did not run"
+    truncated = [ln for ln in (tmp_path / "logs" / "dbt.log").read_text().splitlines() if "truncate " in ln]
+    assert any('"marts"."fct_order_lines"' in ln for ln in truncated), "the rebuild path did not run"
+    assert any('"intermediate"."int_shopify__orders"' in ln for ln in truncated), truncated
     rebuilt = fct_rows(warehouse)
     assert q(f"select order_line_id, is_refunded from marts.fct_order_lines where order_id = '{o_new}'") == [
         (gid("LineItem", 70), True)

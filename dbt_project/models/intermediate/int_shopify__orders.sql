@@ -5,12 +5,30 @@
 --   * country_code: shipping country, else billing country;
 --   * exclusion_reason: `duplicate_of_api_order` for a CSV order exported without an Id (`csv:order:<name>`) whose
 --     name is an API order's: it is the same order, and the API version is kept. Null for every kept order.
+--
+-- Incremental (macros/order_lines_incremental.sql): a nightly run recomputes the orders with a raw row loaded since
+-- the newest one in the table (minus the lookback) and every CSV order (their customer resolution and duplicate check
+-- depend on other records); the pre-hook deletes them first, in the same transaction.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ int_orders_delete_changed() }}",
+        indexes=[{'columns': ['order_id']}],
+    )
+}}
 
 with
 
 orders as (
 
     select * from {{ ref('stg_shopify__orders') }}
+
+    {% if is_incremental() %}
+    where {{ int_orders_changed_filter() }}
+    {% endif %}
 
 ),
 
@@ -26,10 +44,22 @@ api_order_names as (
         name,
         min(order_id) as api_order_id
 
-    from orders
+    from (
+        select name, order_id
+        from orders
+        where source_kind = 'api'
+            and name is not null
 
-    where source_kind = 'api'
-        and name is not null
+        {% if is_incremental() %}
+        -- the API orders that did not change are in the table (the pre-hook removed the changed ones)
+        union all
+
+        select order_name, order_id
+        from {{ this }}
+        where source_kind = 'api'
+            and order_name in (select name from orders where source_kind = 'csv')
+        {% endif %}
+    ) as api_orders
 
     group by name
 

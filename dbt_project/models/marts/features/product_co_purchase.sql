@@ -13,29 +13,25 @@ with
 
 {% if feature_state_usable(['feature_state__co_purchase_pairs']) -%}
 
-pair_counts as (
-
-    select * from {{ ref('feature_state__co_purchase_pairs') }}
-
-),
-
 n_orders as (
 
     select cast(pair_count as bigint) as n
 
-    from pair_counts
+    from {{ ref('feature_state__co_purchase_pairs') }}
 
     where product_id = '(orders)'
+        and other_product_id = '(orders)'
 
 ),
 
-product_orders as (
+-- (joined twice: not materialized, so the planner keeps the table's statistics and hashes it)
+product_orders as not materialized (
 
     select
         product_id,
         cast(pair_count as bigint) as n_orders
 
-    from pair_counts
+    from {{ ref('feature_state__co_purchase_pairs') }}
 
     where product_id = other_product_id
         and product_id <> '(orders)'
@@ -49,7 +45,7 @@ pairs as (
         other_product_id,
         cast(pair_count as bigint) as pair_count
 
-    from pair_counts
+    from {{ ref('feature_state__co_purchase_pairs') }}
 
     where product_id <> other_product_id
         and pair_count >= {{ var('co_purchase_min_pair_count') | int }}

@@ -19,6 +19,7 @@
         post_hook=[
             "{% if is_incremental() %}delete from {{ this }} where pair_count = 0{% else %}select 1{% endif %}",
             "{{ feature_state_record(feature_state_changes()) }}",
+            "analyze {{ this }}",
         ],
         indexes=[{'columns': ['product_id', 'other_product_id'], 'unique': true}],
     )

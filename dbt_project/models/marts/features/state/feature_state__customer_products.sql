@@ -15,7 +15,10 @@
         on_schema_change='fail',
         pre_hook="{{ feature_state_delete(feature_state_customer_filter(feature_state_changes(
             {'half_life_days': var('interaction_half_life_days') | float}))) }}",
-        post_hook="{{ feature_state_record(feature_state_changes()) }}",
+        post_hook=[
+            "{{ feature_state_record(feature_state_changes()) }}",
+            "analyze {{ this }}",
+        ],
         indexes=[{'columns': ['customer_id', 'product_id'], 'unique': true}],
     )
 }}

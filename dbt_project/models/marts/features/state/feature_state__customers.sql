@@ -12,7 +12,10 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ feature_state_delete(feature_state_customer_filter(feature_state_changes())) }}",
-        post_hook="{{ feature_state_record(feature_state_changes()) }}",
+        post_hook=[
+            "{{ feature_state_record(feature_state_changes()) }}",
+            "analyze {{ this }}",
+        ],
         indexes=[{'columns': ['customer_id'], 'unique': true}],
     )
 }}
