@@ -10,12 +10,16 @@
 -- the newest one in the table (minus the lookback) and every CSV order (their customer resolution and duplicate check
 -- depend on other records); the pre-hook deletes them first, in the same transaction.
 
+-- post-hook `analyze`: fresh statistics for the models that read this table next in the same run (an incremental
+-- write does not analyze, and autovacuum may come too late).
+
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook="{{ int_orders_delete_changed() }}",
+        post_hook="analyze {{ this }}",
         indexes=[{'columns': ['order_id']}],
     )
 }}

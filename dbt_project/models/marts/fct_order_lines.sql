@@ -10,12 +10,16 @@
 -- depends_on: {{ source('shopify', 'orders') }}
 -- depends_on: {{ source('shopify', 'order_line_items') }}
 
+-- post-hook `analyze`: fresh statistics for the models that read this table next in the same run (an incremental
+-- write does not analyze, and autovacuum may come too late).
+
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook="{{ order_lines_delete_changed() }}",
+        post_hook="analyze {{ this }}",
         indexes=[{'columns': ['order_id']}, {'columns': ['customer_id']}],
     )
 }}

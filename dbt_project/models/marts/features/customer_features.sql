@@ -88,16 +88,19 @@ cancelled as (
 
 type_units as (
 
+    -- units and distinct products per product type, in one pass over the customer x product state
     select
         customer_id,
         product_type,
-        sum(units) as units
+        sum(units) as units,
+        sum(n_products) as n_products
 
     from (
         select
             customer_products.customer_id,
             coalesce(products.product_type, '(none)') as product_type,
-            customer_products.quantity as units
+            customer_products.quantity as units,
+            1 as n_products
 
         from customer_products
 
@@ -109,7 +112,8 @@ type_units as (
         select
             customer_id,
             '(none)',
-            units_without_product
+            units_without_product,
+            0
 
         from customer_state
 
@@ -124,9 +128,9 @@ distinct_products as (
 
     select
         customer_id,
-        count(*) as n_distinct_products
+        sum(n_products) as n_distinct_products
 
-    from customer_products
+    from type_units
 
     group by customer_id
 
