@@ -9,10 +9,12 @@
    orders and their lines, customers who ordered get a new updated_at) plus late changes to existing orders
    (`--cancel` orders cancelled and `--refund` orders refunded, each with a new updated_at), loads exactly those
    changed records as one more ingest run, as an incremental Shopify pull (`updated_at:>=` last run) would, and times
-   the nightly `dbt build` (fct_order_lines incremental; the feature tables and dims, which depend on the cutoff or
-   on all history, are rebuilt). Night 1 is the first nightly run after the backfill, night 2 the steady state.
-4. Unless `--no-verify`, times a `dbt build --full-refresh` on the same data and checks that the incremental
-   fct_order_lines has exactly the rows of the full refresh.
+   the nightly `dbt build` (fct_order_lines, int_shopify__orders and the feature state incremental; the feature
+   tables computed from the state; the dims rebuilt). Night 1 is the first nightly run after the backfill, night 2
+   the steady state.
+4. Unless `--no-verify`: rebuilds the three state-fed feature tables with their full SQL at night 2's cutoff and
+   checks they equal night 2's; then times a `dbt build --full-refresh` on the same data and checks that the
+   incremental fct_order_lines and feature state have exactly the rows of the full refresh.
 
 Prints a table: phase | seconds | fct_order_lines rows | slowest nodes. dbt runs with the project's profiles.yml
 (threads: 2) against STORELOOP_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres; the bench
