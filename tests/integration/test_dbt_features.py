@@ -267,23 +267,15 @@ def fct_rows(warehouse: Warehouse) -> list[tuple[Any, ...]]:
     )
 
 
-@pytest.mark.timeout(600)
-def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse, tmp_path: Path) -> None:
-    seed_store(warehouse.dsn_params, extra_rows=[r for r in csv_rows() if r[0] != "customers" or "dan" not in r[4]["id"]])
-    # the seeded loads are hours and days old: a one-hour lookback makes "unchanged" orders exist in this test
-    lookback = ["--vars", "{order_lines_lookback_hours: 1}"]
-    build(warehouse, tmp_path, *lookback)
-    assert warehouse.query("select customer_id from marts.fct_order_lines where order_id = 'csv:order:#2001'") == [
-        (DAN,)
-    ]
-    # a sentinel on a line of an order nothing touches: an incremental run must leave that order alone
-    with warehouse.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"update marts.fct_order_lines set title = 'SENTINEL' where order_line_id = '{gid('LineItem', 6)}'")
-    conn.close()
+RUN_3, LOADED_3 = "scheduled__run_3", NOW - timedelta(minutes=10)
+O_NEW = gid("Order", 70)
 
-    run_3, loaded_3 = "scheduled__run_3", NOW - timedelta(minutes=10)
-    o_new = gid("Order", 70)
-    changes = [
+
+def nightly_changes() -> list[RawRow]:
+    """One nightly load: a new order, a cancellation, an edit that removes a line, a refund, and a late customer
+    record that changes a CSV order's customer."""
+    run_3, loaded_3, o_new = RUN_3, LOADED_3, O_NEW
+    return [
         # a new order
         ("orders", run_3, "api_bulk", loaded_3, order(o_new, "#1070", C_ANN, days_ago(0.1), days_ago(0.1),
                                                       total_price="28.50")),
@@ -306,7 +298,24 @@ def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse,
         # Dan becomes a customer: his earlier CSV order (built as email:dan@...) now resolves to his GID
         ("customers", run_3, "api_bulk", loaded_3, customer(gid("Customer", 4), "dan@example.com", days_ago(0.1))),
     ]
-    insert(warehouse, changes)
+
+
+@pytest.mark.timeout(600)
+def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse, tmp_path: Path) -> None:
+    seed_store(warehouse.dsn_params, extra_rows=[r for r in csv_rows() if r[0] != "customers" or "dan" not in r[4]["id"]])
+    # the seeded loads are hours and days old: a one-hour lookback makes "unchanged" orders exist in this test
+    lookback = ["--vars", "{order_lines_lookback_hours: 1}"]
+    build(warehouse, tmp_path, *lookback)
+    assert warehouse.query("select customer_id from marts.fct_order_lines where order_id = 'csv:order:#2001'") == [
+        (DAN,)
+    ]
+    # a sentinel on a line of an order nothing touches: an incremental run must leave that order alone
+    with warehouse.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"update marts.fct_order_lines set title = 'SENTINEL' where order_line_id = '{gid('LineItem', 6)}'")
+    conn.close()
+
+    o_new = O_NEW
+    insert(warehouse, nightly_changes())
 
     build(warehouse, tmp_path, *lookback)
     log = (tmp_path / "logs" / "dbt.log").read_text()
@@ -398,26 +407,7 @@ def test_feature_tables_from_the_incremental_state_equal_their_full_sql(warehous
 
     # a nightly load: a new order (a new pair), a cancellation, an edit that removes a product from an order, a
     # refund, and a CSV order that moves from an email-only customer to a customer record
-    run_3, loaded_3 = "scheduled__run_3", NOW - timedelta(minutes=10)
-    o_new = gid("Order", 70)
-    insert(warehouse, [
-        ("orders", run_3, "api_bulk", loaded_3, order(o_new, "#1070", C_ANN, days_ago(0.1), days_ago(0.1),
-                                                      total_price="28.50")),
-        ("order_line_items", run_3, "api_bulk", loaded_3, line(70, o_new, P_POSTER, 4, 1, "8.50")),
-        ("order_line_items", run_3, "api_bulk", loaded_3, line(71, o_new, P_TEE, 3, 1, "20.00")),
-        ("orders", run_3, "api_bulk", loaded_3, order(O_1, "#1001", C_ANN, days_ago(10), days_ago(0.1),
-                                                      cancelled_at=days_ago(0.1), financial_status="VOIDED",
-                                                      total_price="44.00")),
-        ("order_line_items", run_3, "api_bulk", loaded_3, line(1, O_1, P_MUG, 1, 2, "12.00")),
-        ("order_line_items", run_3, "api_bulk", loaded_3, line(2, O_1, P_TEE, 3, 1, "20.00")),
-        ("orders", run_3, "api_bulk", loaded_3, order(O_2_EDITED, "#1002", C_ANN, days_ago(3), days_ago(0.1),
-                                                      total_price="17.00")),
-        ("order_line_items", run_3, "api_bulk", loaded_3, line(72, O_2_EDITED, P_POSTER, 4, 2, "8.50")),
-        ("orders", run_3, "api_bulk", loaded_3, order(O_4_REFUNDED, "#1004", C_BOB, days_ago(6), days_ago(0.1),
-                                                      financial_status="REFUNDED", total_price="11.00")),
-        ("order_line_items", run_3, "api_bulk", loaded_3, line(5, O_4_REFUNDED, P_MUG, 1, 1, "11.00")),
-        ("customers", run_3, "api_bulk", loaded_3, customer(gid("Customer", 4), "dan@example.com", days_ago(0.1))),
-    ])
+    insert(warehouse, nightly_changes())
     build(warehouse, tmp_path, "--vars", lookback)
     log = (tmp_path / "logs" / "dbt.log").read_text()
     for state in ("feature_state__customers", "feature_state__customer_products"):
@@ -441,7 +431,7 @@ def test_feature_tables_from_the_incremental_state_equal_their_full_sql(warehous
 
     # the empty-and-rebuild path of fct_order_lines (too many changed orders) makes the state recompute everything
     insert(warehouse, [("order_line_items", "scheduled__run_4", "api_bulk", NOW - timedelta(minutes=5),
-                        line(73, o_new, P_MUG, 1, 3, "12.00"))])
+                        line(73, O_NEW, P_MUG, 1, 3, "12.00"))])
     build(warehouse, tmp_path, "--vars", "{order_lines_lookback_hours: 1, order_lines_max_listed_orders: 0}")
     assert_state_path_equals_the_full_sql(warehouse, tmp_path)
     # the change log is pruned by fct_order_lines' pre-hook: it keeps the batch every state model had applied before
