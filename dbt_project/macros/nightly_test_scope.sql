@@ -8,8 +8,10 @@
       full}` (a uniqueness test across ids, e.g. order names, must see every row).
     * The scope of a model's tests: the orders (by `order_id`) or the line items (by `order_line_id`) with a raw row
       loaded after the start of the last invocation in which all of that model's tests passed, minus var
-      `order_lines_lookback_hours`. A failed test therefore keeps the window open: the next nightly run checks the
-      same rows again, and later ones, until they pass. No passing run recorded yet (a first build): everything.
+      `order_lines_lookback_hours`, leaving out the raw loads the tests of that invocation already saw (for an
+      incremental table: that the build they tested saw; macros/raw_batches_seen.sql). A failed test therefore keeps
+      the window open: the next nightly run checks the same rows again, and later ones, until they pass. No passing
+      run recorded yet (a first build): everything.
     * The ids are written into the test's SQL as a constant array (macros/id_list_filter.sql); above var
       `order_lines_max_listed_orders` ids, everything.
     * `marts._dbt_test_passes` (one row per model, written on-run-end by record_test_passes) holds the windows.
@@ -77,15 +79,16 @@
     {%- set start -%}
         cast('{{ since }}' as timestamptz) - interval '{{ var("order_lines_lookback_hours") | int }} hours'
     {%- endset -%}
+    {%- set not_seen = not_seen_by_last_test_pass(model_name) -%}
     {%- set orders = graph.sources['source.storeloop.shopify.orders'].relation_name -%}
     {%- set lines = graph.sources['source.storeloop.shopify.order_line_items'].relation_name -%}
     {%- set ids_sql -%}
         {%- if kind == 'orders' -%}
-            select id from {{ orders }} where _loaded_at > {{ start }}
+            select id from {{ orders }} where _loaded_at > {{ start }} and {{ not_seen }}
             union
-            select order_id from {{ lines }} where _loaded_at > {{ start }} and order_id is not null
+            select order_id from {{ lines }} where _loaded_at > {{ start }} and order_id is not null and {{ not_seen }}
         {%- else -%}
-            select distinct id from {{ lines }} where _loaded_at > {{ start }}
+            select distinct id from {{ lines }} where _loaded_at > {{ start }} and {{ not_seen }}
         {%- endif -%}
     {%- endset -%}
     {%- do return(id_list_filter(column, ids_sql)) -%}
@@ -129,13 +132,20 @@
                 full_scope boolean not null,
                 recorded_at timestamptz not null default now()
             );
+            {#- whose raw batches the tested rows reflect: the build of an incremental table (it may have been built
+                by another invocation, e.g. a Cosmos model task before its test task), else this invocation -#}
+            alter table marts._dbt_test_passes add column if not exists seen_invocation_id text;
+            {{ create_raw_batches_bookkeeping() }};
             {%- for name, all_passed in outcome.items() if all_passed %}
-            insert into marts._dbt_test_passes (model, invocation_id, run_started_at, full_scope)
+            insert into marts._dbt_test_passes (model, invocation_id, run_started_at, full_scope, seen_invocation_id)
             values ('{{ name }}', '{{ invocation_id }}', '{{ run_started_at.isoformat() }}',
-                    {{ 'true' if (flags.FULL_REFRESH or full_tests_requested()) else 'false' }})
+                    {{ 'true' if (flags.FULL_REFRESH or full_tests_requested()) else 'false' }},
+                    coalesce((select invocation_id from {{ raw_batches_applied() }} where model = '{{ name }}'),
+                             '{{ invocation_id }}'))
             on conflict (model) do update set
                 invocation_id = excluded.invocation_id, run_started_at = excluded.run_started_at,
-                full_scope = excluded.full_scope, recorded_at = excluded.recorded_at;
+                full_scope = excluded.full_scope, recorded_at = excluded.recorded_at,
+                seen_invocation_id = excluded.seen_invocation_id;
             {%- endfor %}
             select 1;
         {%- endif -%}

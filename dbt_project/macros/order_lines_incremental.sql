@@ -7,7 +7,8 @@
       * a raw row of it (order or line item) was loaded after the watermark minus the lookback. The watermark is the
         newest `_loaded_at` already in the table; the lookback (var `order_lines_lookback_hours`, default 6) covers
         loads whose transaction started (and stamped `_loaded_at`) before rows the previous build already saw, i.e.
-        a load that overlapped the previous dbt run;
+        a load that overlapped the previous dbt run. Rows of a load the previous build already saw are left out
+        (macros/raw_batches_seen.sql), so the lookback re-reads only what may really have been missed;
       * or it came from a CSV export: CSV orders and lines are resolved to customers by email and to products by SKU,
         and those resolutions change when new customers/products arrive, so they are always recomputed (CSV exports
         are the small, occasional path).
@@ -31,6 +32,7 @@
     select id as order_id
     from {{ source('shopify', 'orders') }}
     where _loaded_at > {{ order_lines_watermark() }}
+        and {{ not_seen_by_last_build() }}
 
     union
 
@@ -38,6 +40,7 @@
     from {{ source('shopify', 'order_line_items') }}
     where _loaded_at > {{ order_lines_watermark() }}
         and order_id is not null
+        and {{ not_seen_by_last_build() }}
 
     union
 
@@ -95,6 +98,7 @@
     select id as order_id
     from {{ source('shopify', 'orders') }}
     where _loaded_at > {{ order_lines_watermark() }}
+        and {{ not_seen_by_last_build() }}
 
     union
 

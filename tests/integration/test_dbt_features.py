@@ -17,6 +17,8 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import pytest
+from storeloop.warehouse import ingest_state
+from storeloop.warehouse.ingest_state import IngestWindow
 from test_dbt_project import (
     C_ANN,
     C_BOB,
@@ -365,6 +367,79 @@ def test_incremental_fct_order_lines_equals_a_full_refresh(warehouse: Warehouse,
     ]
     build(warehouse, tmp_path, "--full-refresh")
     assert fct_rows(warehouse) == rebuilt
+
+
+LOADER_RESOURCES = {"orders": "orders", "order_line_items": "orders", "customers": "customers",
+                    "products": "products", "product_variants": "products"}
+
+
+def load_like_the_loader(warehouse: Warehouse, rows: list[RawRow], run_id: str) -> None:
+    """Commit `rows` the way Storeloop's loaders do (raw_loader.RawBatch): in one transaction, replace the rows an
+    earlier attempt of the run loaded, stamp them with the transaction's now(), and write one _ingest_batches row
+    per resource (committed_at = that now())."""
+    conn = psycopg2.connect(**warehouse.dsn_params)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select now()")
+            stamp = cur.fetchone()[0]
+            for table in {table for table, *_ in rows}:
+                cur.execute(f"delete from raw_shopify.{table} where _run_id = %s and _source = 'api_bulk'", (run_id,))
+            for resource in sorted({LOADER_RESOURCES[table] for table, *_ in rows}):
+                loaded = [table for table, *_ in rows if LOADER_RESOURCES[table] == resource]
+                ingest_state.record_batch(
+                    cur, run_id=run_id, resource=resource, source="api_bulk", window=IngestWindow("incremental"),
+                    max_updated_at=None, source_file=f"{resource}.jsonl", source_sha256=None, lines_in=len(loaded),
+                    rows_loaded={t: loaded.count(t) for t in set(loaded)}, rows_quarantined=0)
+        insert_raw_rows(conn, [(table, run_id, "api_bulk", stamp, typed) for table, _, _, _, typed in rows])
+    finally:
+        conn.close()
+
+
+def newest_changed_orders(warehouse: Warehouse) -> set[str]:
+    return {r[0] for r in warehouse.query(
+        "select order_id from marts._fct_order_lines_changes "
+        "where batch = (select max(batch) from marts._fct_order_lines_changes)")}
+
+
+@pytest.mark.timeout(900)
+def test_the_lookback_skips_loads_an_earlier_build_saw(warehouse: Warehouse, tmp_path: Path) -> None:
+    seed_store(warehouse.dsn_params)
+    o_a, o_b = gid("Order", 80), gid("Order", 81)
+    load_a = [("orders", "", "", None, order(o_a, "#1080", C_ANN, days_ago(0.2), days_ago(0.2), total_price="12.00")),
+              ("order_line_items", "", "", None, line(80, o_a, P_MUG, 1, 1, "12.00"))]
+    load_b = [("orders", "", "", None, order(o_b, "#1081", C_BOB, days_ago(0.1), days_ago(0.1), total_price="20.00")),
+              ("order_line_items", "", "", None, line(81, o_b, P_TEE, 3, 1, "20.00"))]
+    lookback = ["--vars", "{order_lines_lookback_hours: 1}"]
+    load_like_the_loader(warehouse, load_a, "scheduled__load_a")
+    build(warehouse, tmp_path, *lookback)  # the first build sees load A
+    assert warehouse.query(f"select count(*) from marts.fct_order_lines where order_id = '{o_a}'") == [(1,)]
+
+    # load B, seconds after A: A is inside the lookback, but the last build saw it, so only B is read again
+    load_like_the_loader(warehouse, load_b, "scheduled__load_b")
+    build(warehouse, tmp_path, *lookback)
+    changed = newest_changed_orders(warehouse)
+    assert o_b in changed and o_a not in changed, changed
+    log = (tmp_path / "logs" / "dbt.log").read_text()
+    int_deletes = [ln for ln in log.splitlines() if "int_shopify__orders\" where order_id = any(array[" in ln]
+    assert int_deletes and o_b in int_deletes[-1] and o_a not in int_deletes[-1], int_deletes[-1:]
+    scoped_test = (tmp_path / "target" / "compiled" / "storeloop" / "models" / "staging" / "shopify"
+                   / "_stg_shopify__models.yml" / "unique_stg_shopify__orders_order_id.sql").read_text()
+    assert o_b in scoped_test and o_a not in scoped_test, "the nightly test scope re-checked a load already tested"
+
+    # a retry of load A's run (a new transaction: the batch's committed_at moves on) brings A cancelled: read again
+    load_like_the_loader(warehouse, [
+        ("orders", "", "", None, order(o_a, "#1080", C_ANN, days_ago(0.2), days_ago(0.01), cancelled_at=days_ago(0.01),
+                                       financial_status="VOIDED", total_price="12.00")),
+        ("order_line_items", "", "", None, line(80, o_a, P_MUG, 1, 1, "12.00"))], "scheduled__load_a")
+    build(warehouse, tmp_path, *lookback)
+    assert o_a in newest_changed_orders(warehouse)
+    assert warehouse.query(f"select bool_and(is_cancelled) from marts.fct_order_lines where order_id = '{o_a}'") == [
+        (True,)
+    ]
+    # nothing lost on the way: the incremental tables equal a full refresh
+    incremental = fct_rows(warehouse)
+    build(warehouse, tmp_path, "--full-refresh")
+    assert fct_rows(warehouse) == incremental
 
 
 STATE_FED = ("customer_features", "fct_customer_product_interactions", "product_co_purchase")

@@ -11,7 +11,8 @@
 -- depends_on: {{ source('shopify', 'order_line_items') }}
 
 -- post-hook `analyze`: fresh statistics for the models that read this table next in the same run (an incremental
--- write does not analyze, and autovacuum may come too late).
+-- write does not analyze, and autovacuum may come too late); then record which invocation built it, so the next
+-- run's lookback skips the raw loads this one saw (macros/raw_batches_seen.sql).
 
 {{
     config(
@@ -19,7 +20,7 @@
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook="{{ order_lines_delete_changed() }}",
-        post_hook="analyze {{ this }}",
+        post_hook=["analyze {{ this }}", "{{ record_raw_batches_applied() }}"],
         indexes=[{'columns': ['order_id']}, {'columns': ['customer_id']}],
     )
 }}
