@@ -80,7 +80,7 @@ cancelled as (
         customer_id,
         n_cancelled_orders
 
-    from {{ ref('feature_state__customers') }}
+    from customer_state
 
     where n_cancelled_orders > 0
 
