@@ -17,8 +17,6 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import pytest
-from storeloop.warehouse import ingest_state
-from storeloop.warehouse.ingest_state import IngestWindow
 from test_dbt_project import (
     C_ANN,
     C_BOB,
@@ -44,6 +42,9 @@ from test_dbt_project import (
     run_results,
     seed_store,
 )
+
+from storeloop.warehouse import ingest_state
+from storeloop.warehouse.ingest_state import IngestWindow
 
 pytestmark = pytest.mark.integration
 
