@@ -1,6 +1,6 @@
 """Recommender candidates and baselines on a real store: the small store's orders export in the fixtures.
 
-Runs the real pipeline on `../shared/fixtures/shopify/orders_export_small_store.csv` (409 orders, 811 line items,
+Runs the real pipeline on `tests/fixtures/shopify/orders_export_small_store.csv` (409 orders, 811 line items,
 2019-05 to 2022-01): the export loader (as shopify_ingest loads it) into a fresh database `storeloop_bench_fixture`,
 `dbt build`, then reads `marts.fct_order_lines` and `marts.dim_customers` as recommender_train does and compares every
 candidate and baseline (bench/bench_train.py's `compare_candidates`: both settings, the promotion rule's decision).
@@ -38,7 +38,7 @@ from storeloop.recsys.data import load_customers  # noqa: E402
 from storeloop.recsys.db import copy_query_to_frame  # noqa: E402
 from storeloop.warehouse.export_loader import load_csv_export  # noqa: E402
 
-EXPORT = ROOT.parent / "shared" / "fixtures" / "shopify" / "orders_export_small_store.csv"
+EXPORT = ROOT / "tests" / "fixtures" / "shopify" / "orders_export_small_store.csv"
 BENCH_DB = "storeloop_bench_fixture"
 LINES_QUERY = """
 select order_line_id, order_id, customer_id, product_id, title, quantity, unit_price, line_revenue, ordered_at
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     if not EXPORT.exists():
-        sys.exit(f"{EXPORT} not found: this check needs the shared fixtures next to the repository")
+        sys.exit(f"{EXPORT} not found: it is part of the repository (tests/fixtures/README.md): restore it with git checkout")
 
     admin_url = os.environ.get("STORELOOP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     admin = psycopg2.connect(admin_url)

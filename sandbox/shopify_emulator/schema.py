@@ -11,10 +11,8 @@ from pathlib import Path
 from graphql import GraphQLSchema, build_client_schema
 
 SCHEMA_ENV_VAR = "STORELOOP_SHOPIFY_SCHEMA"
-# <repo>/sandbox/shopify_emulator/schema.py → <repo>/../shared/fixtures/shopify/
-DEFAULT_SCHEMA_PATH = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "shopify" / "admin_schema_2025-01.json.gz"
-)
+# kept inside the repository (where it came from: admin_schema/README.md)
+DEFAULT_SCHEMA_PATH = Path(__file__).resolve().parent / "admin_schema" / "admin_schema_2025-01.json.gz"
 
 _lock = threading.Lock()
 _cache: dict[Path, GraphQLSchema] = {}

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from support.fixture_files import shopify_export
 
 from devstack.settings import ROOT, load_settings
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "shopify"
 
 
 def test_exports_only_run_loads_the_exports_and_emits_the_asset(warehouse_db, tmp_path):
     landing = tmp_path / "landing"
     (landing / "exports").mkdir(parents=True)
-    shutil.copy(FIXTURES / "orders_export_small_store.csv", landing / "exports" / "orders_export_1.csv")
-    shutil.copy(FIXTURES / "products_export_2021_format.csv", landing / "exports" / "products_export_1.csv")
+    shutil.copy(shopify_export("orders_export_small_store.csv"), landing / "exports" / "orders_export_1.csv")
+    shutil.copy(shopify_export("products_export_2021_format.csv"), landing / "exports" / "products_export_1.csv")
     env = {**os.environ, **load_settings().process_env(),
            "AIRFLOW_CONN_WAREHOUSE": warehouse_db, "STORELOOP_LANDING_URL": landing.as_uri(),
            "STORELOOP_INGEST_SOURCES": "exports"}

@@ -13,13 +13,13 @@ from pathlib import Path
 import psycopg2
 import psycopg2.extensions
 import pytest
+from support.fixture_files import shopify_export
 from test_dbt_project import Warehouse, run_dbt, run_results
 
 from storeloop.warehouse.export_loader import load_csv_export
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify"
 STORES = {
     "small_store": ["orders_export_small_store.csv", "customers_export_header.csv",
                     "customers_export_header_legacy.csv"],
@@ -43,7 +43,7 @@ def _load_exports(warehouse: Warehouse, tmp_path: Path, names: list[str]) -> int
     try:
         for n, name in enumerate(names):
             path = tmp_path / name
-            shutil.copy(FIXTURES / name, path)
+            shutil.copy(shopify_export(name), path)
             report = load_csv_export(conn, path, run_id=f"manual__exports_{n}")
             assert report.rows_quarantined == 0, f"{name}: {report.rows_quarantined} rows quarantined"
             lines_in += report.lines_in

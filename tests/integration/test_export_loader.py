@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import gzip
 import shutil
-from pathlib import Path
 
 import pytest
+from support.fixture_files import shopify_export
 
 from storeloop.shopify.csv_exports import ExportFileError
 from storeloop.warehouse.export_loader import export_source, load_csv_export
 
 pytestmark = pytest.mark.integration
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify"
 EXPORTS = {
     "orders_export_devstore.csv": "orders",
     "orders_export_small_store.csv": "orders",
@@ -44,7 +43,7 @@ def _records_folded_into_products(conn, run_id: str) -> int:
 @pytest.mark.parametrize("name", sorted(EXPORTS))
 def test_every_fixture_export_is_accounted_for_in_the_database(warehouse_conn, tmp_path, name):
     path = tmp_path / name
-    shutil.copy(FIXTURES / name, path)
+    shutil.copy(shopify_export(name), path)
     report = load_csv_export(warehouse_conn, path, run_id="r1")
     counts = _db_counts(warehouse_conn, "r1")
     assert report.lines_in > 0 and report.lines_in == report.lines_loaded + report.rows_quarantined
@@ -71,7 +70,7 @@ def test_every_fixture_export_is_accounted_for_in_the_database(warehouse_conn, t
 
 def test_the_52_column_catalogue_keeps_every_field(warehouse_conn, tmp_path):
     path = tmp_path / "products_export_catalogue.csv"
-    shutil.copy(FIXTURES / "products_export_catalogue.csv", path)
+    shutil.copy(shopify_export("products_export_catalogue.csv"), path)
     load_csv_export(warehouse_conn, path, run_id="r1")
     with open(path, encoding="utf-8-sig") as fh:
         header = fh.readline().rstrip("\n").split(",")
@@ -85,7 +84,7 @@ def test_the_52_column_catalogue_keeps_every_field(warehouse_conn, tmp_path):
 
 
 def test_malformed_rows_are_quarantined_with_reason_and_line(warehouse_conn, tmp_path):
-    src = (FIXTURES / "orders_export_small_store.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    src = (shopify_export("orders_export_small_store.csv")).read_text(encoding="utf-8").splitlines(keepends=True)
     header, rows = src[0], src[1:]
     bad = rows[0].replace(",1,", ",one,", 1)  # Lineitem quantity of the first order's first row
     path = tmp_path / "orders_export_bad.csv"
@@ -100,11 +99,11 @@ def test_malformed_rows_are_quarantined_with_reason_and_line(warehouse_conn, tmp
 
 def test_a_file_that_is_not_what_it_claims_fails_naming_it(warehouse_conn, tmp_path):
     wrong = tmp_path / "orders_export_wrong.csv"
-    shutil.copy(FIXTURES / "products_export_2021_format.csv", wrong)
+    shutil.copy(shopify_export("products_export_2021_format.csv"), wrong)
     with pytest.raises(ExportFileError, match="orders_export_wrong.csv"):
         load_csv_export(warehouse_conn, wrong, run_id="r1")
     truncated = tmp_path / "orders_export_cut.csv.gz"
-    data = gzip.compress((FIXTURES / "orders_export_small_store.csv").read_bytes())
+    data = gzip.compress((shopify_export("orders_export_small_store.csv")).read_bytes())
     truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(ExportFileError, match="orders_export_cut.csv.gz"):
         load_csv_export(warehouse_conn, truncated, run_id="r1")

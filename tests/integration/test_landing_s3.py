@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import boto3
 import psycopg2
 import pytest
+from support.fixture_files import shopify_export
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 
@@ -18,7 +18,6 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "shpat_s3"
 BUCKET = "storeloop-landing"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify"
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +79,7 @@ def test_exports_dropped_on_s3_are_ingested_once(s3_landing, emulator, tmp_path)
     from storeloop.orchestration import ingest
 
     local = tmp_path / "orders_export_1.csv"
-    shutil.copy(FIXTURES / "orders_export_small_store.csv", local)
+    shutil.copy(shopify_export("orders_export_small_store.csv"), local)
     s3_landing.upload_file(str(local), BUCKET, "shop-a/exports/orders_export_1.csv")
     s3_landing.put_object(Bucket=BUCKET, Key="shop-a/exports/notes.txt", Body=b"not an export")
 

@@ -12,19 +12,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support.fixture_files import shopify_export
 
 from storeloop.shopify import csv_exports
 from storeloop.shopify.csv_exports import ExportFileError, ExportRecord, export_kind, read_export
 from storeloop.warehouse.raw_schema import RAW_TABLES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify"
-
-ORDERS_DEV = FIXTURES / "orders_export_devstore.csv"
-ORDERS_SMALL = FIXTURES / "orders_export_small_store.csv"
-PRODUCTS_CATALOGUE = FIXTURES / "products_export_catalogue.csv"
-PRODUCTS_2021 = FIXTURES / "products_export_2021_format.csv"
-CUSTOMERS_HEADER = FIXTURES / "customers_export_header.csv"
-CUSTOMERS_LEGACY = FIXTURES / "customers_export_header_legacy.csv"
+ORDERS_DEV = shopify_export("orders_export_devstore.csv")
+ORDERS_SMALL = shopify_export("orders_export_small_store.csv")
+PRODUCTS_CATALOGUE = shopify_export("products_export_catalogue.csv")
+PRODUCTS_2021 = shopify_export("products_export_2021_format.csv")
+CUSTOMERS_HEADER = shopify_export("customers_export_header.csv")
+CUSTOMERS_LEGACY = shopify_export("customers_export_header_legacy.csv")
 
 # expected per fixture: records in, tables' row counts, merged (image rows folded into their product), quarantined
 EXPECTED = {

@@ -1,9 +1,9 @@
 import gzip
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.fixture_files import admin_schema_path
 
 from storeloop.publish.metafields import (
     chunk_metafields,
@@ -11,8 +11,6 @@ from storeloop.publish.metafields import (
     related_products_metafields,
     to_gid,
 )
-
-SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "shopify" / "admin_schema_2025-01.json.gz"
 
 
 def related_frame() -> pd.DataFrame:
@@ -53,9 +51,7 @@ def test_related_products_become_product_reference_lists_in_rank_order():
 
 
 def test_inputs_use_exactly_the_fields_of_metafields_set_input():
-    if not SCHEMA.exists():
-        pytest.skip(f"Shopify schema fixture not found at {SCHEMA}")
-    schema = json.loads(gzip.decompress(SCHEMA.read_bytes()))
+    schema = json.loads(gzip.decompress(admin_schema_path().read_bytes()))
     types = {t["name"]: t for t in schema.get("data", schema)["__schema"]["types"]}
     fields = {f["name"] for f in types["MetafieldsSetInput"]["inputFields"]}
     for item in related_products_metafields(related_frame()):

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 from graphql import build_client_schema, parse, validate
+from support.fixture_files import admin_schema_path
 
 from storeloop.shopify.documents import DOCUMENTS_DIR, all_documents
-
-SCHEMA_PATH = Path("/work/shared/fixtures/shopify/admin_schema_2025-01.json.gz")
 
 
 @pytest.fixture(scope="module")
 def schema():
-    if not SCHEMA_PATH.exists():
-        pytest.skip(f"no schema at {SCHEMA_PATH}")
-    with gzip.open(SCHEMA_PATH) as fh:
+    with gzip.open(admin_schema_path()) as fh:
         return build_client_schema(json.load(fh)["data"], assume_valid=True)
 
 
