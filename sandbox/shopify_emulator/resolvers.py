@@ -23,11 +23,14 @@ from graphql import (
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLScalarType,
-    get_named_type,
 )
 
+from .bulk.operations import BulkOperationRecord, bulk_operation_record
 from .cost import is_connection_type
-from .store import BulkOperationRecord, Lazy, Metafield, Store, parse_gid
+from .metafields import Metafield, metafield_record
+from .records import Catalogue, Lazy, Table
+from .scalars import parse_gid
+from .store import Store
 
 INVALID_CURSOR = "Invalid cursor for current pagination sort."
 
@@ -42,7 +45,6 @@ class ExecContext:
     # Bulk runs page through the root connection in windows [start, stop) to stream the output.
     bulk_window: tuple[int, int] | None = None
     root_total: int = 0
-    extras: dict[str, Any] = field(default_factory=dict)
     mutations: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
@@ -270,7 +272,7 @@ _SORT_COLUMNS = {
 
 def _root_connection(kind: str, table_attr: str, builder: str):
     def resolve(store: Store, _source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Connection:
-        table = getattr(store, table_attr)
+        table = getattr(store.catalogue, table_attr)
         rows: Sequence[int] = range(len(table))
         keep = search_filter(args.get("query"), table.cols, _SEARCH_FIELDS[kind])
         if keep is not None:
@@ -284,16 +286,17 @@ def _root_connection(kind: str, table_attr: str, builder: str):
             else:
                 rows = sorted(rows, key=lambda i: (col[i] is None, col[i] or "", i))
             sort_value = lambda i: col[i]  # noqa: E731
-        build = getattr(store, builder)
+        build = getattr(store.catalogue, builder)
         return paginate(info, rows, build, lambda i: table.nums[i], args, sort_value)
 
     return resolve
 
 
-def _child_connection(rows_of: Callable[[Store, dict], list[int]], table_attr: str, builder: str):
+def _child_connection(rows_of: Callable[[Catalogue, dict], list[int]], table_attr: str, builder: str):
     def resolve(store: Store, source: dict, info: GraphQLResolveInfo, args: dict[str, Any]) -> Connection:
-        table = getattr(store, table_attr)
-        return paginate(info, rows_of(store, source), getattr(store, builder), lambda i: table.nums[i], args)
+        table = getattr(store.catalogue, table_attr)
+        build = getattr(store.catalogue, builder)
+        return paginate(info, rows_of(store.catalogue, source), build, lambda i: table.nums[i], args)
 
     return resolve
 
@@ -302,8 +305,8 @@ def _child_connection(rows_of: Callable[[Store, dict], list[int]], table_attr: s
 
 
 def _metafield_connection(store: Store, source: dict, info: GraphQLResolveInfo, args: dict[str, Any]) -> Connection:
-    mfs = store.owner_metafields(source["id"], args.get("namespace"), args.get("keys"))
-    return paginate(info, mfs, store.metafield_record, lambda mf: mf.num, args)
+    mfs = store.metafields.of_owner(source["id"], args.get("namespace"), args.get("keys"))
+    return paginate(info, mfs, metafield_record, lambda mf: mf.num, args)
 
 
 def _metafield_single(store: Store, source: dict, _info: GraphQLResolveInfo, args: dict[str, Any]):
@@ -311,8 +314,8 @@ def _metafield_single(store: Store, source: dict, _info: GraphQLResolveInfo, arg
     key = args.get("key", "")
     if namespace is None and "." in key:
         namespace, key = key.split(".", 1)
-    mf = store.metafield(source["id"], namespace or "", key)
-    return None if mf is None else store.metafield_record(mf)
+    mf = store.metafields.get(source["id"], namespace or "", key)
+    return None if mf is None else metafield_record(mf)
 
 
 def _metafield_json(_store: Store, source: dict, _info, _args) -> Any:
@@ -398,14 +401,24 @@ def _by_id(kind: str):
     return resolve
 
 
-def _row_record(store: Store, table: Any, gid: str | None) -> dict[str, Any] | None:
+def _row_record(catalogue: Catalogue, table: Table, gid: str | None) -> dict[str, Any] | None:
     row = table.index.get(gid) if gid else None
-    return None if row is None else store.record(table.gid_type, row)
+    return None if row is None else catalogue.record(table.gid_type, row)
+
+
+def _last_order(catalogue: Catalogue, customer_row: int) -> dict[str, Any] | None:
+    rows = catalogue.customer_orders[customer_row]
+    return catalogue.order(rows[-1]) if rows else None
+
+
+def _order_customer(catalogue: Catalogue, order_row: int) -> dict[str, Any] | None:
+    customer_id = catalogue.orders.cols["customer_id"][order_row]
+    return None if customer_id is None else catalogue.customer(catalogue.customers.index[customer_id])
 
 
 def _current_bulk(store: Store, _source: Any, _info, args: dict[str, Any]) -> Any:
-    op = store.current_bulk_operation(str(args.get("type") or "QUERY"))
-    return None if op is None else {"__typename": "BulkOperation", "_op": op, "id": op.gid}
+    op = store.bulk_operations.current(str(args.get("type") or "QUERY"))
+    return None if op is None else bulk_operation_record(op)
 
 
 def _mutation(name: str):
@@ -423,7 +436,7 @@ RESOLVERS: dict[tuple[str, str], Callable[[Store, Any, GraphQLResolveInfo, dict[
     ("QueryRoot", "customers"): _root_connection("customers", "customers", "customer"),
     ("QueryRoot", "orders"): _root_connection("orders", "orders", "order"),
     ("QueryRoot", "productVariants"): lambda s, src, info, a: paginate(
-        info, range(len(s.variants)), s.variant, lambda i: s.variants.nums[i], a
+        info, range(len(s.catalogue.variants)), s.catalogue.variant, lambda i: s.catalogue.variants.nums[i], a
     ),
     ("QueryRoot", "product"): _by_id("Product"),
     ("QueryRoot", "productVariant"): _by_id("ProductVariant"),
@@ -433,31 +446,25 @@ RESOLVERS: dict[tuple[str, str], Callable[[Store, Any, GraphQLResolveInfo, dict[
     ("QueryRoot", "nodes"): lambda s, src, info, a: [s.node(g) for g in a.get("ids") or []],
     ("QueryRoot", "currentBulkOperation"): _current_bulk,
     ("QueryRoot", "shop"): lambda s, src, info, a: s.shop(),
-    ("Product", "variants"): _child_connection(lambda s, src: s.product_variants[src["_row"]], "variants", "variant"),
+    ("Product", "variants"): _child_connection(lambda c, src: c.product_variants[src["_row"]], "variants", "variant"),
     ("Product", "metafield"): _metafield_single,
     ("Product", "metafields"): _metafield_connection,
-    ("ProductVariant", "product"): lambda s, src, info, a: s.product(src["_product_row"]),
+    ("ProductVariant", "product"): lambda s, src, info, a: s.catalogue.product(src["_product_row"]),
     ("ProductVariant", "metafield"): _metafield_single,
     ("ProductVariant", "metafields"): _metafield_connection,
-    ("Customer", "orders"): _child_connection(lambda s, src: s.customer_orders[src["_row"]], "orders", "order"),
+    ("Customer", "orders"): _child_connection(lambda c, src: c.customer_orders[src["_row"]], "orders", "order"),
     ("Customer", "metafield"): _metafield_single,
     ("Customer", "metafields"): _metafield_connection,
-    ("Customer", "lastOrder"): lambda s, src, info, a: (
-        s.order(s.customer_orders[src["_row"]][-1]) if s.customer_orders[src["_row"]] else None
-    ),
-    ("Order", "customer"): lambda s, src, info, a: (
-        None
-        if s.orders.cols["customer_id"][src["_row"]] is None
-        else s.customer(s.customers.index[s.orders.cols["customer_id"][src["_row"]]])
-    ),
-    ("Order", "lineItems"): _child_connection(lambda s, src: s.order_lines[src["_row"]], "line_items", "line_item"),
+    ("Customer", "lastOrder"): lambda s, src, info, a: _last_order(s.catalogue, src["_row"]),
+    ("Order", "customer"): lambda s, src, info, a: _order_customer(s.catalogue, src["_row"]),
+    ("Order", "lineItems"): _child_connection(lambda c, src: c.order_lines[src["_row"]], "line_items", "line_item"),
     ("Order", "metafield"): _metafield_single,
     ("Order", "metafields"): _metafield_connection,
     ("LineItem", "product"): lambda s, src, info, a: _row_record(
-        s, s.products, s.line_items.cols["product_id"][src["_row"]]
+        s.catalogue, s.catalogue.products, s.catalogue.line_items.cols["product_id"][src["_row"]]
     ),
     ("LineItem", "variant"): lambda s, src, info, a: _row_record(
-        s, s.variants, s.line_items.cols["variant_id"][src["_row"]]
+        s.catalogue, s.catalogue.variants, s.catalogue.line_items.cols["variant_id"][src["_row"]]
     ),
     ("Metafield", "jsonValue"): _metafield_json,
     ("Metafield", "reference"): _metafield_reference,
@@ -548,8 +555,3 @@ def type_resolver(value: Any, info: GraphQLResolveInfo, abstract_type: Any) -> s
     if isinstance(value, dict):
         return value.get("__typename")
     return None
-
-
-def is_list_of_objects(type_: Any) -> bool:
-    t = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-    return isinstance(t, GraphQLList) and not isinstance(get_named_type(t), GraphQLScalarType)

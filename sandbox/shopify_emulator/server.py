@@ -23,7 +23,7 @@ from sandbox.store_simulator import SCENARIOS
 
 from . import errors as shopify_errors
 from . import uploads
-from .bulk import BulkRunner
+from .bulk.runner import BulkRunner
 from .cost import CostContext, LeakyBucket, actual_cost, pagination_errors, requested_cost
 from .faults import ERROR_BODIES, FaultError, Faults
 from .mutations import MUTATIONS
@@ -172,7 +172,8 @@ class ShopifyEmulator:
 
     def index_html(self) -> str:
         store = self.store
-        product_titles = {gid: store.products.cols["title"][i] for gid, i in store.products.index.items()}
+        catalogue = store.catalogue
+        product_titles = {gid: catalogue.products.cols["title"][i] for gid, i in catalogue.products.index.items()}
 
         def fmt(mf) -> str:
             if mf.type.startswith("list.") and mf.type.endswith("_reference"):
@@ -184,20 +185,21 @@ class ShopifyEmulator:
             return html.escape(mf.value)
 
         def mf_cell(owner: str) -> str:
-            mfs = store.owner_metafields(owner, METAFIELD_NAMESPACE)
+            mfs = store.metafields.of_owner(owner, METAFIELD_NAMESPACE)
             return "<br>".join(f"<b>{html.escape(m.key)}</b> ({html.escape(m.type)}): {fmt(m)}" for m in mfs) or "—"
 
         stats = store.stats()
         rows_p = "".join(
-            f"<tr><td>{html.escape(store.products.cols['title'][i])}</td>"
-            f"<td>{html.escape(store.products.cols['product_type'][i])}</td><td><code>{html.escape(gid)}</code></td>"
+            f"<tr><td>{html.escape(catalogue.products.cols['title'][i])}</td>"
+            f"<td>{html.escape(catalogue.products.cols['product_type'][i])}</td><td><code>{html.escape(gid)}</code></td>"
             f"<td>{mf_cell(gid)}</td></tr>"
-            for i, gid in enumerate(store.products.ids)
+            for i, gid in enumerate(catalogue.products.ids)
         )
-        customers_with = [gid for gid in store.customers.ids if store.owner_metafields(gid, METAFIELD_NAMESPACE)]
-        shown = customers_with or store.customers.ids[:50]
+        customers = catalogue.customers
+        customers_with = [gid for gid in customers.ids if store.metafields.of_owner(gid, METAFIELD_NAMESPACE)]
+        shown = customers_with or customers.ids[:50]
         rows_c = "".join(
-            f"<tr><td>{html.escape(store.customers.cols['email'][store.customers.index[gid]])}</td>"
+            f"<tr><td>{html.escape(customers.cols['email'][customers.index[gid]])}</td>"
             f"<td><code>{html.escape(gid)}</code></td><td>{mf_cell(gid)}</td></tr>"
             for gid in shown
         )
@@ -211,7 +213,7 @@ class ShopifyEmulator:
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}code{{font-size:85%}}</style>
 </head><body><h1>{html.escape(store.shop_name)} — Shopify Admin API emulator</h1>
 <p>{", ".join(f"{k}: {v}" for k, v in stats.items())}</p>
-<h2>Products ({len(store.products)})</h2><table><tr><th>title</th><th>type</th><th>id</th>
+<h2>Products ({len(catalogue.products)})</h2><table><tr><th>title</th><th>type</th><th>id</th>
 <th>metafields ({METAFIELD_NAMESPACE})</th></tr>{rows_p}</table>
 <h2>Customers — {note}</h2><table><tr><th>email</th><th>id</th><th>metafields ({METAFIELD_NAMESPACE})</th></tr>
 {rows_c}</table></body></html>"""
@@ -267,11 +269,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/_sandbox/faults":
             self._json(200, app.faults.settings())
         elif path == "/_sandbox/metafields":
-            self._json(200, app.store.all_metafields())
+            self._json(200, app.store.metafields.all_as_dicts())
         elif path == "/":
             self._send(200, app.index_html().encode("utf-8"), "text/html; charset=utf-8")
         elif m := BULK_FILE_PATH.match(path):
-            file = app.store.bulk_file(int(m["num"]))
+            file = app.store.bulk_operations.result_file(int(m["num"]))
             injected = app.faults.injected_error()
             if injected is not None:
                 self._json(injected, ERROR_BODIES[injected], {"Retry-After": "1"} if injected == 503 else None)
@@ -340,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         if path == uploads.UPLOAD_PATH:
             status, body, content_type = uploads.handle_upload(
-                app.store, self.headers.get("Content-Type") or "", raw, self._base_url()
+                app.store.staged_uploads, self.headers.get("Content-Type") or "", raw, self._base_url()
             )
             self._send(status, body, content_type)
             return
@@ -386,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if self.path.startswith(uploads.UPLOAD_PATH + "/"):
             try:
-                status, body, content_type = uploads.handle_put(self.server.app.store, self.path, raw)
+                status, body, content_type = uploads.handle_put(self.server.app.store.staged_uploads, self.path, raw)
             except Exception:
                 log.exception("internal error handling a staged PUT")
                 status, body, content_type = 500, b"", "text/plain"

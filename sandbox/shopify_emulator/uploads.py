@@ -8,6 +8,9 @@ Admin API"): `url` is the bucket, `resourceUrl` is null, and `parameters` are th
 `x-goog-algorithm`, `x-goog-date` and `x-goog-signature`. The emulator's bucket is `POST /_sandbox/staged-uploads`:
 a multipart/form-data body with those fields and the file as the last field, `file`. It answers like GCS: 201 with an
 XML `PostResponse` (or 204 when `success_action_status` is not 201), 400/403 with an XML `Error`.
+
+`StagedUploads` keeps the staged keys (in the state file) and the uploaded files (under `<state dir>/staged/`), and
+finds the uploaded JSONL file a `bulkOperationRunMutation` names.
 """
 
 from __future__ import annotations
@@ -20,11 +23,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.parser import BytesParser
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from .store import Store
+from .scalars import now_iso
+
+if TYPE_CHECKING:
+    from .persistence import StateDatabase
+    from .store import Store
 
 UPLOAD_PATH = "/_sandbox/staged-uploads"
 BUCKET = "shopify-staged-uploads"
@@ -32,6 +40,78 @@ SHOP_NUMERIC_ID = "1"
 SUPPORTED_RESOURCES = {"BULK_MUTATION_VARIABLES"}
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # Shopify's limit for bulk mutation variables files
 _SECRET = b"storeloop-sandbox-staged-uploads"
+_XML = "application/xml; charset=UTF-8"
+_UPLOAD_FIELDS = ("key", "filename", "mime_type", "created_at", "uploaded_at", "size")
+
+
+class StagedUploads:
+    """The staged upload targets handed out (rows of the state file's `staged_uploads`) and their uploaded files."""
+
+    def __init__(self, db: StateDatabase, state_dir: Path):
+        self._db = db
+        self._state_dir = state_dir
+
+    def add(self, key: str, filename: str, mime_type: str) -> None:
+        with self._db.lock:
+            self._db.connection.execute(
+                "insert or replace into staged_uploads (key, filename, mime_type, created_at) values (?, ?, ?, ?)",
+                (key, filename, mime_type, now_iso()),
+            )
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The staged upload of `key` (filename, mime_type, created_at, uploaded_at, size), or None."""
+        with self._db.lock:
+            row = self._db.connection.execute(
+                "select key, filename, mime_type, created_at, uploaded_at, size from staged_uploads where key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(_UPLOAD_FIELDS, row, strict=True))
+
+    def mark_uploaded(self, key: str, size: int) -> None:
+        with self._db.lock:
+            self._db.connection.execute(
+                "update staged_uploads set uploaded_at = ?, size = ? where key = ?", (now_iso(), size, key)
+            )
+
+    def path(self, key: str) -> Path:
+        """Where the uploaded file of a staged key lives (inside the state directory)."""
+        return self._state_dir / "staged" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".jsonl")
+
+    def uploaded_jsonl(self, staged_upload_path: str) -> tuple[Path | None, list[dict[str, Any]]]:
+        """The uploaded JSONL file a `bulkOperationRunMutation(stagedUploadPath:)` names, or userErrors: the key
+        must have been staged and uploaded, and every non-blank line must be a JSON object."""
+        key = staged_upload_path
+        if f"{UPLOAD_PATH}/" in key:  # a resource URL-like path: take the key part
+            key = key.split(f"{UPLOAD_PATH}/", 1)[1]
+        record = self.get(key) if key else None
+        path = self.path(key) if record else None
+        if record is None or not record.get("uploaded_at") or path is None or not path.exists():
+            return None, [
+                {
+                    "field": ["stagedUploadPath"],
+                    "code": "NO_SUCH_FILE",
+                    "message": "The JSONL file could not be found. Try uploading the file again, and check that "
+                    "you've entered the URL correctly for the stagedUploadPath mutation argument.",
+                }
+            ]
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for raw in fh:
+                    if raw.strip() and not raw.lstrip().startswith("{"):
+                        raise ValueError("not an object")
+                    if raw.strip() and not isinstance(json.loads(raw), dict):
+                        raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError):
+            return None, [
+                {
+                    "field": ["stagedUploadPath"],
+                    "code": "INVALID_STAGED_UPLOAD_FILE",
+                    "message": "Unexpected file structure - expected JSONL",
+                }
+            ]
+        return path, []
 
 
 def _signature(policy: str) -> str:
@@ -78,7 +158,7 @@ def staged_uploads_create(store: Store, info: Any, args: dict[str, Any]) -> dict
         filename = str(inp["filename"]).replace("/", "_")
         mime_type = str(inp.get("mimeType") or "text/jsonl")
         key = f"tmp/{SHOP_NUMERIC_ID}/bulk/{uuid.uuid4()}/{filename}"
-        store.add_staged_upload(key, filename, mime_type)
+        store.staged_uploads.add(key, filename, mime_type)
         policy = _policy(key, mime_type, now + timedelta(days=1))
         date = now.strftime("%Y%m%dT%H%M%SZ")
         if inp.get("httpMethod") == "PUT":  # a signed URL to PUT the file to (GraphQL's default httpMethod)
@@ -141,43 +221,52 @@ def parse_multipart(content_type: str, body: bytes) -> list[tuple[str, bytes, st
     return parts
 
 
-def handle_put(store: Store, raw_path: str, body: bytes) -> tuple[int, bytes, str]:
+def _unknown_key(key: str) -> tuple[int, bytes, str]:
+    return 400, xml_error("InvalidArgument", "Invalid argument.", f"Unknown staged upload key {key}."), _XML
+
+
+def _signature_mismatch() -> tuple[int, bytes, str]:
+    return (
+        403,
+        xml_error(
+            "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided."
+        ),
+        _XML,
+    )
+
+
+def _too_small() -> tuple[int, bytes, str]:
+    return 400, xml_error("EntityTooSmall", "Your proposed upload is smaller than the minimum object size."), _XML
+
+
+def handle_put(uploads: StagedUploads, raw_path: str, body: bytes) -> tuple[int, bytes, str]:
     """A PUT to a signed staged-upload URL (`httpMethod: PUT` targets)."""
-    xml = "application/xml; charset=UTF-8"
     parts = urlsplit(raw_path)
     key = unquote(parts.path[len(UPLOAD_PATH) + 1 :])
     signature = (parse_qs(parts.query).get("X-Goog-Signature") or [""])[0]
-    if store.staged_upload(key) is None:
-        return 400, xml_error("InvalidArgument", "Invalid argument.", f"Unknown staged upload key {key}."), xml
+    if uploads.get(key) is None:
+        return _unknown_key(key)
     if signature != _signature(key):
-        return (
-            403,
-            xml_error(
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            ),
-            xml,
-        )
+        return _signature_mismatch()
     if not body:
-        return 400, xml_error("EntityTooSmall", "Your proposed upload is smaller than the minimum object size."), xml
-    path = store.staged_path(key)
+        return _too_small()
+    path = uploads.path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
-    store.mark_staged_upload(key, len(body))
-    return 200, b"", xml
+    uploads.mark_uploaded(key, len(body))
+    return 200, b"", _XML
 
 
-def handle_upload(store: Store, content_type: str, body: bytes, base_url: str) -> tuple[int, bytes, str]:
+def handle_upload(uploads: StagedUploads, content_type: str, body: bytes, base_url: str) -> tuple[int, bytes, str]:
     """A POST to the staged-upload bucket; returns (status, body, content type)."""
-    xml = "application/xml; charset=UTF-8"
     if not content_type.lower().startswith("multipart/form-data"):
-        return 400, xml_error("InvalidArgument", "POST requires a multipart/form-data body."), xml
+        return 400, xml_error("InvalidArgument", "POST requires a multipart/form-data body."), _XML
     if len(body) > MAX_UPLOAD_BYTES:
-        return 400, xml_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."), xml
+        return 400, xml_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."), _XML
     try:
         parts = parse_multipart(content_type, body)
     except Exception:  # noqa: BLE001 - any malformed body is the client's error
-        return 400, xml_error("InvalidArgument", "Cannot parse the multipart/form-data body."), xml
+        return 400, xml_error("InvalidArgument", "Cannot parse the multipart/form-data body."), _XML
     fields: dict[str, str] = {}
     file_bytes: bytes | None = None
     for name, value, _filename in parts:
@@ -186,31 +275,23 @@ def handle_upload(store: Store, content_type: str, body: bytes, base_url: str) -
             break  # like GCS: fields after the file are ignored
         fields[name.lower()] = value.decode("utf-8", "replace")
     if file_bytes is None:
-        return 400, xml_error("InvalidArgument", "POST requires a file field, sent last."), xml
+        return 400, xml_error("InvalidArgument", "POST requires a file field, sent last."), _XML
     key = fields.get("key")
     if not key:
-        return 400, xml_error("InvalidArgument", "Invalid argument.", "POST object expects key field."), xml
-    record = store.staged_upload(key)
-    if record is None:
-        return 400, xml_error("InvalidArgument", "Invalid argument.", f"Unknown staged upload key {key}."), xml
+        return 400, xml_error("InvalidArgument", "Invalid argument.", "POST object expects key field."), _XML
+    if uploads.get(key) is None:
+        return _unknown_key(key)
     policy = fields.get("policy")
     if policy is not None and fields.get("x-goog-signature") != _signature(policy):
-        return (
-            403,
-            xml_error(
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            ),
-            xml,
-        )
+        return _signature_mismatch()
     if not file_bytes:
-        return 400, xml_error("EntityTooSmall", "Your proposed upload is smaller than the minimum object size."), xml
-    path = store.staged_path(key)
+        return _too_small()
+    path = uploads.path(key)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     tmp.write_bytes(file_bytes)
     tmp.replace(path)
-    store.mark_staged_upload(key, len(file_bytes))
+    uploads.mark_uploaded(key, len(file_bytes))
     if fields.get("success_action_status") == "201":
         etag = hashlib.md5(file_bytes).hexdigest()  # noqa: S324 - an ETag, not security
         location = f"{base_url}{UPLOAD_PATH}/{key}"
@@ -219,5 +300,5 @@ def handle_upload(store: Store, content_type: str, body: bytes, base_url: str) -
             f"<Location>{escape(location)}</Location><Bucket>{BUCKET}</Bucket><Key>{escape(key)}</Key>"
             f'<ETag>"{etag}"</ETag></PostResponse>'
         ).encode()
-        return 201, body_out, xml
-    return 204, b"", xml
+        return 201, body_out, _XML
+    return 204, b"", _XML

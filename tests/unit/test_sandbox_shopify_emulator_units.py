@@ -9,7 +9,8 @@ from graphql import parse, validate
 from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
 
 from sandbox.shopify_emulator import errors as shopify_errors
-from sandbox.shopify_emulator.bulk import JsonlFlattener, validate_bulk_query
+from sandbox.shopify_emulator.bulk.jsonl import JsonlFlattener
+from sandbox.shopify_emulator.bulk.validation import validate_bulk_query
 from sandbox.shopify_emulator.cost import (
     CostContext,
     LeakyBucket,
