@@ -31,7 +31,8 @@ import psycopg2  # noqa: E402
 from devstack import postgres  # noqa: E402
 from devstack.settings import load_settings  # noqa: E402
 from sandbox.store_simulator import simulate_store  # noqa: E402
-from storeloop.warehouse.bulk_records import RESOURCE_TABLES, parse_line  # noqa: E402
+from storeloop.shopify.bulk_jsonl import parse_line  # noqa: E402
+from storeloop.shopify.records import RESOURCE_TABLES  # noqa: E402
 from storeloop.warehouse.raw_loader import copy_text_line, ensure_raw_schema, load_bulk_jsonl  # noqa: E402
 from storeloop.warehouse.raw_schema import RAW_TABLES  # noqa: E402
 

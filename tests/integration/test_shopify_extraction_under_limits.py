@@ -13,10 +13,11 @@ import requests
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 from sandbox.testing import CountingSession
 from storeloop.shopify.bulk import run_bulk_query
+from storeloop.shopify.bulk_jsonl import parse_line
 from storeloop.shopify.client import ShopifyClient
 from storeloop.shopify.config import ShopifyConfig
 from storeloop.shopify.documents import load_document
-from storeloop.warehouse.bulk_records import RESOURCE_TABLES, parse_line
+from storeloop.shopify.records import RESOURCE_TABLES
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

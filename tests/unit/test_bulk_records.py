@@ -2,7 +2,9 @@ import json
 
 import pytest
 
-from storeloop.warehouse.bulk_records import RESOURCE_TABLES, MalformedRecord, gid_type, parse_line
+from storeloop.shopify.bulk_jsonl import gid_type, parse_line
+from storeloop.shopify.records import RESOURCE_TABLES, MalformedRecord
+from storeloop.warehouse.raw_schema import RAW_TABLES
 
 ORDER = {
     "id": "gid://shopify/Order/1", "name": "#1001", "email": "a@example.com", "createdAt": "2026-01-02T10:00:00Z",
@@ -49,3 +51,35 @@ def test_gid_type():
     assert gid_type("gid://shopify/ProductVariant/12") == "ProductVariant"
     with pytest.raises(MalformedRecord):
         gid_type("gid://shopify/")
+
+
+PRODUCT = {"id": "gid://shopify/Product/3", "handle": "tea", "title": "Tea", "productType": "Drinks", "vendor": "V",
+           "status": "ACTIVE", "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-02T00:00:00Z"}
+VARIANT = {"id": "gid://shopify/ProductVariant/4", "sku": "S1", "title": "Default", "price": "6.25",
+           "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-02T00:00:00Z",
+           "__parentId": "gid://shopify/Product/3"}
+CUSTOMER = {"id": "gid://shopify/Customer/9", "email": "A@Example.com", "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-02T00:00:00Z"}
+
+
+@pytest.mark.parametrize("resource, record, expected_table", [
+    ("products", PRODUCT, "products"), ("products", VARIANT, "product_variants"),
+    ("customers", CUSTOMER, "customers"), ("orders", ORDER, "orders"),
+    ("orders", LINE, "order_line_items"),
+])
+def test_rows_have_the_raw_tables_columns_in_order(resource, record, expected_table):
+    """The warehouse owns the raw tables' column order (raw_schema.RAW_TABLES, tested equal to the migrated
+    database); the parser builds its tuples by position, so every row must match it: id first, one value a column."""
+    table, row, _ = parse_line(json.dumps(record), RESOURCE_TABLES[resource])
+    assert table == expected_table
+    assert len(row) == len(RAW_TABLES[table].columns)
+    assert RAW_TABLES[table].typed_column_names[0] == "id" and row[0] == record["id"]
+    named = dict(zip(RAW_TABLES[table].typed_column_names, row, strict=True))
+    if "updated_at" in named:
+        assert named["updated_at"] == record["updatedAt"]
+    if table == "customers":
+        assert named["email"] == "a@example.com"
+
+
+def test_resource_tables_are_raw_tables():
+    assert {t for tables in RESOURCE_TABLES.values() for t in tables} == set(RAW_TABLES)

@@ -1,8 +1,9 @@
 """Read the CSV exports a merchant downloads from the Shopify admin into rows of the `raw_shopify` tables.
 
 `read_export(path)` streams one `ExportRecord` per CSV data record (a record may span several physical lines: quoted
-newlines in `Body (HTML)`), each either loaded (its typed rows, in the column order of `raw_schema.RAW_TABLES`) or
-quarantined (`error` says why, naming the column and the value). So records in = loaded + quarantined, always.
+newlines in `Body (HTML)`), each either loaded (its typed rows, in the column order of the raw tables, which the
+warehouse owns: see storeloop/shopify/records.py) or quarantined (`error` says why, naming the column and the value).
+So records in = loaded + quarantined, always.
 
 - `orders_export*.csv`: one record per line item; the order's own fields only on the first record of the order (rows of
   one order share `Name` and are contiguous). The first record yields an `orders` row and an `order_line_items` row,
@@ -55,7 +56,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
 
-from storeloop.warehouse.bulk_records import MalformedRecord
+from storeloop.shopify.records import MalformedRecord
 
 
 class ExportFileError(ValueError):

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from storeloop.shopify.csv_exports import ExportFileError, export_kind, read_export
-from storeloop.warehouse.bulk_records import RESOURCE_TABLES
+from storeloop.shopify.records import RESOURCE_TABLES
 from storeloop.warehouse.ingest_state import IngestWindow
 from storeloop.warehouse.raw_loader import LoadReport, RawBatch, ensure_raw_schema
 

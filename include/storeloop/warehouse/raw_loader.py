@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storeloop.shopify.bulk_jsonl import parse_line
+from storeloop.shopify.records import RESOURCE_TABLES, MalformedRecord
 from storeloop.warehouse import ingest_state
-from storeloop.warehouse.bulk_records import RESOURCE_TABLES, MalformedRecord, parse_line
 from storeloop.warehouse.ingest_state import IngestWindow
 from storeloop.warehouse.raw_schema import QUARANTINE_TABLE, RAW_TABLES, create_raw_schema_sql
 

@@ -1,7 +1,8 @@
 """Turn one line of a Shopify bulk-query JSONL file into a typed row of a raw table.
 
 Bulk results are flat: nested connection nodes are their own lines carrying `__parentId`. The record's type comes from
-its GID (`gid://shopify/<Type>/<n>`), so lines can be mapped one at a time, in constant memory.
+its GID (`gid://shopify/<Type>/<n>`), so lines can be mapped one at a time, in constant memory. Rows are tuples in
+the column order of the raw tables, which the warehouse owns (see storeloop/shopify/records.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-
-class MalformedRecord(ValueError):
-    """The line cannot become a row; the message says why (it goes to quarantine with the line)."""
+from storeloop.shopify.records import MalformedRecord
 
 
 def gid_type(gid: Any) -> str:
@@ -116,14 +115,6 @@ RECORD_TYPES = {
     "Order": ("orders", order_row),
     "LineItem": ("order_line_items", line_item_row),
 }
-
-# which raw tables each bulk query fills
-RESOURCE_TABLES = {
-    "products": ("products", "product_variants"),
-    "customers": ("customers",),
-    "orders": ("orders", "order_line_items"),
-}
-
 
 def parse_line(line: str, allowed_tables: tuple[str, ...]) -> tuple[str, tuple, dict]:
     """Returns (table, typed row, record). Raises MalformedRecord with the reason."""
