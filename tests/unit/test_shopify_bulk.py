@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from storeloop.shopify import bulk
-from storeloop.shopify.bulk import BulkOperationError, group_children, iter_bulk_records, run_bulk_query
-from storeloop.shopify.errors import ShopifyError, ShopifyUserError
+from storeloop.shopify.bulk import BulkOperationError, iter_bulk_records, run_bulk_query
+from storeloop.shopify.errors import ShopifyUserError
 
 
 class FakeClient:
@@ -189,31 +189,3 @@ V = "gid://shopify/ProductVariant/{}"
 def test_iter_bulk_records_splits_parent_id(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", [{"id": P.format(1)}, {"id": V.format(1), "__parentId": P.format(1)}])
     assert list(iter_bulk_records(path)) == [({"id": P.format(1)}, None), ({"id": V.format(1)}, P.format(1))]
-
-
-def test_group_children_streaming(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [
-        {"id": P.format(1)}, {"id": V.format(1), "__parentId": P.format(1)}, {"id": V.format(2), "__parentId": P.format(1)},
-        {"id": P.format(2)},
-        {"id": P.format(3)}, {"id": V.format(3), "__parentId": P.format(3)},
-        {"id": "gid://shopify/Metafield/1", "__parentId": P.format(3)},
-    ])
-    got = [(p["id"], [c["id"] for c in cs]) for p, cs in group_children(path, "Product", "ProductVariant")]
-    assert got == [(P.format(1), [V.format(1), V.format(2)]), (P.format(2), []), (P.format(3), [V.format(3)])]
-
-
-def test_group_children_refuses_interleaved_files_unless_told(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [
-        {"id": P.format(1)}, {"id": P.format(2)}, {"id": V.format(1), "__parentId": P.format(1)},
-    ])
-    with pytest.raises(ShopifyError, match="contiguous=False"):
-        list(group_children(path, "Product", "ProductVariant"))
-    got = [(p["id"], [c["id"] for c in cs]) for p, cs in group_children(path, "Product", "ProductVariant",
-                                                                         contiguous=False)]
-    assert got == [(P.format(1), [V.format(1)]), (P.format(2), [])]
-
-
-def test_group_children_orphan_child(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [{"id": V.format(1), "__parentId": P.format(1)}])
-    with pytest.raises(ShopifyError, match="does not come before"):
-        list(group_children(path, "Product", "ProductVariant"))

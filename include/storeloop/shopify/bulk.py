@@ -8,8 +8,8 @@ Robustness (issue #3):
 - the result is downloaded streaming into a temp file beside `dest`, retried from scratch on any failure, and renamed
   into place only when complete, so `dest` is never a truncated file.
 
-Reading results: `iter_bulk_records(path)` streams (record, parent_id); `group_children(path, parent, child)`
-rebuilds parent → children without holding the file in memory.
+Reading results: `iter_bulk_records(path)` streams (record, parent_id). The loader does not use it: it maps the lines
+one at a time with `storeloop.shopify.bulk_jsonl.parse_line`.
 """
 
 from __future__ import annotations
@@ -119,14 +119,6 @@ def poll_bulk_operation(client: ShopifyClient, operation_id: str, *, poll_s: flo
         poll_s = min(poll_s * 1.5, 10.0)
 
 
-def wait_for_bulk_operation(client: ShopifyClient, operation_id: str, **kw) -> BulkResult:
-    """Poll until terminal; raise BulkOperationError unless COMPLETED (no restart: see run_bulk_query)."""
-    result = poll_bulk_operation(client, operation_id, **kw)
-    if result.status != "COMPLETED":
-        raise BulkOperationError(_terminal_message(result, restarts=0))
-    return result
-
-
 def _terminal_message(result: BulkResult, restarts: int) -> str:
     again = f" after {restarts} restart(s)" if restarts else ""
     return (f"Bulk operation {result.operation_id} ended {result.status} (errorCode={result.error_code}){again}; "
@@ -226,57 +218,3 @@ def iter_bulk_records(path: Path) -> Iterator[tuple[dict, str | None]]:
                 raise ShopifyError(f"{path}:{lineno} is not valid JSON: {exc}") from exc
             parent = record.pop("__parentId", None)
             yield record, parent
-
-
-def gid_type(gid: str | None) -> str | None:
-    """'gid://shopify/ProductVariant/12' → 'ProductVariant'."""
-    if not gid or not gid.startswith("gid://shopify/"):
-        return None
-    return gid[len("gid://shopify/"):].split("/", 1)[0]
-
-
-def group_children(path: Path, parent_type: str, child_type: str, *,
-                   contiguous: bool = True) -> Iterator[tuple[dict, list[dict]]]:
-    """Yield (parent, [its child_type children]) for every parent_type record of a bulk result file.
-
-    What this relies on: Shopify guarantees only that a child line comes *after* its parent's line. With
-    `contiguous=True` (the default, streaming, memory = one parent's children) it also assumes that a parent's
-    children come before the next parent of the same type — what Shopify's files and the emulator do today — and
-    raises ShopifyError if a child turns up for a parent it has already yielded, rather than silently drop or
-    misplace it. With `contiguous=False` it relies only on Shopify's guarantee: parents are streamed but all
-    children are held (grouped by parent id) until the end of the file, and parents are yielded at the end in file
-    order. Records of other types (grandchildren, other connections) are skipped."""
-    if not contiguous:
-        parents: list[dict] = []
-        children: dict[str, list[dict]] = {}
-        for record, parent_id in iter_bulk_records(path):
-            kind = gid_type(record.get("id"))
-            if kind == parent_type and parent_id is None:
-                parents.append(record)
-            elif kind == child_type and parent_id is not None:
-                children.setdefault(parent_id, []).append(record)
-        for parent in parents:
-            yield parent, children.get(parent["id"], [])
-        return
-
-    current: dict | None = None
-    current_children: list[dict] = []
-    done: set[str] = set()
-    for record, parent_id in iter_bulk_records(path):
-        kind = gid_type(record.get("id"))
-        if kind == parent_type and parent_id is None:
-            if current is not None:
-                yield current, current_children
-                done.add(current["id"])
-            current, current_children = record, []
-        elif kind == child_type and parent_id is not None:
-            if current is not None and parent_id == current["id"]:
-                current_children.append(record)
-            elif parent_id in done:
-                raise ShopifyError(f"{path}: a {child_type} of {parent_id} comes after a later {parent_type}; the "
-                                   "file is not grouped by parent. Use group_children(..., contiguous=False).")
-            else:
-                raise ShopifyError(f"{path}: {child_type} {record.get('id')} refers to {parent_id}, which does not "
-                                   f"come before it as a {parent_type}.")
-    if current is not None:
-        yield current, current_children

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504, 520, 522, 524}
 # Error codes in a 200 answer that mean "try again", not "your document is wrong".
-RETRYABLE_ERROR_CODES = {"THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
+# GraphQL error codes retried with backoff, in order of precedence when a response has several
+RETRYABLE_ERROR_CODES = ("THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE")
 MAX_BACKOFF_S = 60.0
 
 
@@ -161,7 +162,7 @@ def _retryable_code(errors: Any) -> str | None:
     if not isinstance(errors, list):
         return None
     codes = {(e.get("extensions") or {}).get("code") for e in errors if isinstance(e, dict)}
-    for code in ("THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"):
+    for code in RETRYABLE_ERROR_CODES:
         if code in codes:
             return code
     return None
@@ -173,14 +174,6 @@ def _never_affordable(cost: dict | None) -> bool:
     need = cost.get("requestedQueryCost")
     maximum = (cost.get("throttleStatus") or {}).get("maximumAvailable")
     return isinstance(need, (int, float)) and isinstance(maximum, (int, float)) and need > maximum
-
-
-def _is_throttled(errors: Any) -> bool:
-    return _retryable_code(errors) == "THROTTLED"
-
-
-def _seconds_until_affordable(cost: dict | None) -> float | None:
-    return CostBudget.throttled_wait(cost)
 
 
 def _describe_errors(errors: Any) -> str:
