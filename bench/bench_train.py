@@ -34,6 +34,7 @@ for p in (ROOT, ROOT / "include"):
 import pandas as pd  # noqa: E402
 
 from sandbox.store_simulator import simulate_store  # noqa: E402
+from sandbox.synthetic_order_lines import customers_from_simulation, order_lines_from_simulation  # noqa: E402
 from storeloop.recsys.card import comparison_table  # noqa: E402
 from storeloop.recsys.interactions import not_cancelled  # noqa: E402
 from storeloop.recsys.models import RelatedProductsModel  # noqa: E402
@@ -45,7 +46,6 @@ from storeloop.recsys.protocol import (  # noqa: E402
     evaluation_data,
 )
 from storeloop.recsys.split import time_split  # noqa: E402
-from storeloop.recsys.synthetic import customers_from_simulation, order_lines_from_simulation  # noqa: E402
 from storeloop.recsys.training import default_candidates  # noqa: E402
 
 

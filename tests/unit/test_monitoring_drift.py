@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from sandbox.synthetic_order_lines import make_store
 from storeloop.monitoring.alerts import render_drift_message
 from storeloop.monitoring.drift import (
     FEATURES,
@@ -12,7 +13,6 @@ from storeloop.monitoring.drift import (
     run_drift_report,
     summarise_snapshot,
 )
-from storeloop.recsys.synthetic import make_store
 
 
 def test_drift_frames_are_the_current_window_and_the_90_days_before():

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sandbox.synthetic_order_lines import make_store
 from storeloop.recsys.evaluate import evaluate_recommendations
 from storeloop.recsys.models import ItemKNNRecommender, PopularityRecommender, Recommender
 from storeloop.recsys.split import time_split
-from storeloop.recsys.synthetic import make_store
 
 T0 = pd.Timestamp("2026-10-01T12:00:00Z")
 

@@ -6,6 +6,7 @@ import tempfile
 import pytest
 from mlflow import MlflowClient
 
+from sandbox.synthetic_order_lines import make_store
 from storeloop.recsys.models import (
     HybridRecommender,
     ItemKNNRecommender,
@@ -15,7 +16,6 @@ from storeloop.recsys.models import (
 from storeloop.recsys.promotion import FALLBACK, PROMOTED, REJECTED, decide, promotion_margin
 from storeloop.recsys.rollback import main as rollback_main
 from storeloop.recsys.rollback import rollback
-from storeloop.recsys.synthetic import make_store
 from storeloop.recsys.training import train_and_register
 
 

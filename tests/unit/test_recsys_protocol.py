@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sandbox.synthetic_order_lines import make_store
 from storeloop.recsys.models import ItemKNNRecommender, PopularityRecommender, RelatedProductsModel
 from storeloop.recsys.protocol import (
     customer_segments,
@@ -12,7 +13,6 @@ from storeloop.recsys.protocol import (
     evaluation_data,
 )
 from storeloop.recsys.split import time_split
-from storeloop.recsys.synthetic import make_store
 
 T = pd.Timestamp("2026-03-01T00:00:00Z")
 

@@ -1,9 +1,9 @@
 import pandas as pd
 
+from sandbox.synthetic_order_lines import make_store
 from storeloop.recsys.models import ItemKNNRecommender
 from storeloop.recsys.pyfunc import model_input
 from storeloop.recsys.scoring import score_customers
-from storeloop.recsys.synthetic import make_store
 
 
 def test_score_customers_scores_everyone_with_a_non_cancelled_purchase():

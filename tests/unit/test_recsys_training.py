@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from sandbox.synthetic_order_lines import make_store
 from storeloop.recsys.pyfunc import model_input
 from storeloop.recsys.scoring import score_customers
-from storeloop.recsys.synthetic import make_store
 from storeloop.recsys.training import frame_digest, load_champion, train_and_register
 
 MODEL_NAME = "storeloop_recommender_test"

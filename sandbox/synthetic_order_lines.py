@@ -1,17 +1,26 @@
-"""Small synthetic stores with a known structure, for tests and benchmarks (not for the real loop).
+"""Stand-in order lines for tests and benchmarks: a fixture, not part of the product.
 
-Customers each prefer one product type and buy from it most of the time; within a type, products have skewed
-(Zipf-like) popularity. A personalised model should therefore beat a global popularity list. An optional shift in
-the last `shift_days` raises prices and concentrates demand on a few product types, for drift tests.
+The product reads `marts.fct_order_lines` (and `marts.dim_customers`, `marts.dim_products`) as dbt builds them in the
+warehouse. This module builds frames of the same columns in memory, without a database, two ways:
+
+- `make_store`: a small synthetic store with a known structure. Customers each prefer one product type and buy from
+  it most of the time; within a type, products have skewed (Zipf-like) popularity, so a personalised model should
+  beat a global popularity list. An optional shift in the last `shift_days` raises prices and concentrates demand on
+  a few product types, for drift tests.
+- `order_lines_from_simulation`, `customers_from_simulation`: the marts computed in pandas from a
+  `sandbox.store_simulator.StoreData` (a re-implementation of dbt's `fct_order_lines`, for `bench/bench_train.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sandbox.store_simulator import StoreData
 
 
 @dataclass(frozen=True)
@@ -113,12 +122,12 @@ def make_store(
     return SyntheticStore(order_lines=order_lines, products=products)
 
 
-def order_lines_from_simulation(store: Any) -> pd.DataFrame:
+def order_lines_from_simulation(store: StoreData) -> pd.DataFrame:
     """`marts.fct_order_lines` as dbt would build it from a `sandbox.store_simulator.StoreData`, in memory.
 
     Mirrors the mart: one row per line item joined to its order, `ordered_at` = order `processed_at` else
     `created_at`, `is_cancelled` = the order has a `cancelled_at`. Used by benchmarks and tests that want the
-    simulated store without a database (this module does not import the sandbox: pass the StoreData in).
+    simulated store without a database (pass the StoreData in).
     """
     orders = store.orders[["order_id", "name", "customer_id", "created_at", "processed_at", "cancelled_at"]]
     lines = store.line_items[["line_item_id", "order_id", "product_id", "variant_id", "quantity", "unit_price"]]
@@ -143,7 +152,7 @@ def order_lines_from_simulation(store: Any) -> pd.DataFrame:
     )
 
 
-def customers_from_simulation(store: Any, order_lines: pd.DataFrame) -> pd.DataFrame:
+def customers_from_simulation(store: StoreData, order_lines: pd.DataFrame) -> pd.DataFrame:
     """`marts.dim_customers` (customer_id, country_code, cohort_month) for a simulated store, in memory."""
     lines = order_lines.loc[order_lines["customer_id"].notna()]
     first = pd.to_datetime(lines["ordered_at"], utc=True).groupby(lines["customer_id"]).min()
