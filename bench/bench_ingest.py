@@ -33,7 +33,9 @@ from devstack.settings import load_settings  # noqa: E402
 from sandbox.store_simulator import simulate_store  # noqa: E402
 from storeloop.shopify.bulk_jsonl import parse_line  # noqa: E402
 from storeloop.shopify.records import RESOURCE_TABLES  # noqa: E402
-from storeloop.warehouse.raw_loader import copy_text_line, ensure_raw_schema, load_bulk_jsonl  # noqa: E402
+from storeloop.warehouse.db import copy_text_line  # noqa: E402
+from storeloop.warehouse.migrations import migrate  # noqa: E402
+from storeloop.warehouse.raw_loader import load_bulk_jsonl  # noqa: E402
 from storeloop.warehouse.raw_schema import RAW_TABLES  # noqa: E402
 
 DB = "storeloop_bench_ingest"
@@ -119,7 +121,7 @@ def main() -> None:
     postgres.ensure_database(server, DB)
     conn = psycopg2.connect(f"{server}/{DB}")
     try:
-        ensure_raw_schema(conn)
+        migrate(conn)
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
             tmp = Path(tmp)
             t0 = time.perf_counter()

@@ -34,9 +34,9 @@ import psycopg2  # noqa: E402
 import psycopg2.extensions  # noqa: E402
 from bench_train import compare_candidates  # noqa: E402
 
-from storeloop.recsys.data import load_customers  # noqa: E402
-from storeloop.recsys.db import copy_query_to_frame  # noqa: E402
+from storeloop.warehouse.db import copy_query_to_frame  # noqa: E402
 from storeloop.warehouse.export_loader import load_csv_export  # noqa: E402
+from storeloop.warehouse.marts import load_customers  # noqa: E402
 
 EXPORT = ROOT / "tests" / "fixtures" / "shopify" / "orders_export_small_store.csv"
 BENCH_DB = "storeloop_bench_fixture"

@@ -22,13 +22,13 @@ from storeloop.orchestration.defaults import DEFAULT_ARGS, START_DATE
 def recommender_score():
     @task
     def score_customers() -> dict:
-        from storeloop.orchestration.ml import score
+        from storeloop.orchestration.score import score
 
         return score(get_current_context()["run_id"])
 
     @task
     def publish_product_metafields(scores: dict) -> dict:
-        from storeloop.orchestration.ml import publish_related_products
+        from storeloop.orchestration.score import publish_related_products
 
         return publish_related_products(scores["model_version"])
 

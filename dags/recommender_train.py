@@ -35,7 +35,7 @@ from storeloop.orchestration.defaults import DEFAULT_ARGS
 def recommender_train():
     @task(outlets=[RECOMMENDER_MODEL])
     def train_and_register() -> dict:
-        from storeloop.orchestration.ml import train, training_reason
+        from storeloop.orchestration.train import train, training_reason
 
         context = get_current_context()
         events = [dict(event.extra or {}) for evs in context["triggering_asset_events"].values() for event in evs]

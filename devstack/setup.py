@@ -74,6 +74,23 @@ def migrate_airflow(settings: Settings, env: dict[str, str]) -> None:
     _done(t0)
 
 
+def migrate_warehouse(settings: Settings) -> None:
+    """The warehouse's tables outside dbt (raw_shopify.*, ml.*, monitoring.*): apply the pending versioned migrations
+    (include/storeloop/warehouse/migrations/; a no-op when up to date). The writers apply them too, so this is what
+    makes a fresh warehouse complete before the first run."""
+    import psycopg2
+
+    from storeloop.warehouse.migrations import migrate
+
+    t0 = _step("Warehouse migrations")
+    conn = psycopg2.connect(settings.warehouse_url, application_name="storeloop-setup")
+    try:
+        applied = migrate(conn)
+    finally:
+        conn.close()
+    _done(t0, f"applied {', '.join(m.file_name for m in applied)}" if applied else "up to date")
+
+
 def build_dbt_manifest(env: dict[str, str]) -> None:
     """Cosmos renders the dbt project from target/manifest.json: no dbt parse in the scheduler loop."""
     project = Path(env["STORELOOP_DBT_PROJECT_DIR"])
@@ -98,6 +115,7 @@ def run_setup() -> Settings:
     settings = resolve_postgres(settings)
     env = settings.process_env()
     (settings.site_dir / "index.html").write_text(SITE_INDEX)
+    migrate_warehouse(settings)
     migrate_airflow(settings, env)
     build_dbt_manifest(env)
     return settings

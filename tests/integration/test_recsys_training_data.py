@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from storeloop.recsys.data import load_customers, load_model_builds
 from storeloop.recsys.protocol import customer_segments
+from storeloop.warehouse.marts import load_customers, load_model_builds
 
 pytestmark = pytest.mark.integration
 

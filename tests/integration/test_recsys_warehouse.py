@@ -1,4 +1,5 @@
-"""Warehouse reads and writes of recsys/monitoring against a real PostgreSQL, in a throwaway database."""
+"""The warehouse's reads of the marts and writes of ml.* / monitoring.* against a real PostgreSQL, in a throwaway
+database."""
 
 import os
 import uuid
@@ -7,10 +8,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 import pytest
 
-from storeloop.monitoring.alerts import write_drift_result
 from storeloop.monitoring.drift import ColumnDrift, DriftSummary
-from storeloop.recsys.data import load_order_lines, load_products
-from storeloop.recsys.scoring import write_customer_recommendations
+from storeloop.warehouse.marts import load_order_lines, load_products
+from storeloop.warehouse.ml_tables import write_customer_recommendations
+from storeloop.warehouse.monitoring_tables import write_drift_result
 
 pytestmark = pytest.mark.integration
 

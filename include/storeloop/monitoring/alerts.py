@@ -1,43 +1,8 @@
-"""Telling people about drift: a Slack message, and a row per run in `monitoring.drift_reports`."""
+"""Telling people about drift: the Slack message (storeloop.warehouse.monitoring_tables stores the row per run)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-
 from storeloop.monitoring.drift import ColumnDrift, DriftSummary
-from storeloop.recsys.db import Connection, connection
-
-TABLE = "monitoring.drift_reports"
-
-CREATE_SQL = f"""
-create schema if not exists monitoring;
-create table if not exists {TABLE} (
-    run_id text primary key,
-    dataset_drift boolean not null,
-    drifted_columns integer not null,
-    drift_share double precision not null,
-    n_columns integer not null,
-    column_results jsonb not null,
-    n_reference integer not null,
-    n_current integer not null,
-    model_version integer,
-    html_path text,
-    json_path text,
-    created_at timestamptz not null default now()
-);
-"""
-
-UPSERT_SQL = f"""
-insert into {TABLE} (run_id, dataset_drift, drifted_columns, drift_share, n_columns, column_results,
-                     n_reference, n_current, model_version, html_path, json_path, created_at)
-values (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, now())
-on conflict (run_id) do update set
-    dataset_drift = excluded.dataset_drift, drifted_columns = excluded.drifted_columns,
-    drift_share = excluded.drift_share, n_columns = excluded.n_columns, column_results = excluded.column_results,
-    n_reference = excluded.n_reference, n_current = excluded.n_current, model_version = excluded.model_version,
-    html_path = excluded.html_path, json_path = excluded.json_path, created_at = excluded.created_at
-"""
 
 
 def _escape(text: str) -> str:
@@ -87,30 +52,3 @@ def render_drift_message(summary: DriftSummary, champion_version: int | str | No
     lines.append(f"_{windows}._")
     lines.append(action)
     return "\n".join(lines)
-
-
-def write_drift_result(
-    conn: Connection | str, summary: DriftSummary, run_id: str, model_version: int | None = None
-) -> None:
-    """Insert or replace the row of `run_id` in `monitoring.drift_reports` (table created if absent)."""
-    if not run_id:
-        raise ValueError("run_id is required: the drift result is stored once per run")
-    columns_json = json.dumps([asdict(c) for c in summary.columns])
-    values = (
-        run_id,
-        summary.dataset_drift,
-        summary.drifted_columns,
-        summary.share,
-        len(summary.columns),
-        columns_json,
-        summary.n_reference,
-        summary.n_current,
-        model_version,
-        summary.html_path,
-        summary.json_path,
-    )
-    with connection(conn) as c:
-        with c:
-            with c.cursor() as cur:
-                cur.execute(CREATE_SQL)
-                cur.execute(UPSERT_SQL, values)

@@ -17,7 +17,8 @@ from storeloop.shopify.csv_exports import export_kind
 from storeloop.shopify.documents import load_document, with_search_query
 from storeloop.warehouse import ingest_state
 from storeloop.warehouse.export_loader import load_csv_export
-from storeloop.warehouse.raw_loader import API_SOURCE, LoadReport, ensure_raw_schema, load_bulk_jsonl
+from storeloop.warehouse.migrations import migrate
+from storeloop.warehouse.raw_loader import API_SOURCE, LoadReport, load_bulk_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def extract_and_load(resource: str, run_id: str, *, full_refresh: bool = False, 
     warehouse = connections.warehouse()
     conn = warehouse.connect()
     try:
-        ensure_raw_schema(conn)
+        migrate(conn)
         with conn.cursor() as cur:
             window = ingest_state.plan_window(
                 cur, run_id=run_id, resource=resource, source=API_SOURCE, overlap=overlap(),
@@ -140,7 +141,7 @@ def ingest_exports(run_id: str) -> list[dict]:
         return reports
     conn = connections.warehouse().connect()
     try:
-        ensure_raw_schema(conn)
+        migrate(conn)
         with tempfile.TemporaryDirectory(prefix="storeloop-exports-") as tmp:
             for path in files:
                 local, sha256 = fetch_export(path, Path(tmp))

@@ -36,7 +36,7 @@ def _publish_report(local_dir: Path, run_id: str) -> tuple[str, str]:
 def _champion_version() -> int | None:
     from mlflow.tracking import MlflowClient
 
-    from storeloop.orchestration.ml import model_name, tracking_uri
+    from storeloop.orchestration.mlflow_settings import model_name, tracking_uri
 
     try:
         return int(MlflowClient(tracking_uri()).get_model_version_by_alias(model_name(), "champion").version)
@@ -46,13 +46,16 @@ def _champion_version() -> int | None:
 
 
 def drift_report(run_id: str) -> dict:
-    from storeloop.monitoring.alerts import render_drift_message, write_drift_result
+    from storeloop.monitoring.alerts import render_drift_message
     from storeloop.monitoring.drift import build_drift_frames, run_drift_report
-    from storeloop.recsys.data import load_order_lines, load_products
+    from storeloop.warehouse.marts import load_order_lines, load_products
+    from storeloop.warehouse.migrations import migrate
+    from storeloop.warehouse.monitoring_tables import write_drift_result
 
     version = _champion_version()
     conn = connections.warehouse().connect()
     try:
+        migrate(conn)  # before the reads open a transaction: the write below then finds its table
         order_lines, products = load_order_lines(conn), load_products(conn)
         reference, current = build_drift_frames(order_lines, products)
         log.info("drift: reference %d rows, current %d rows", len(reference), len(current))
@@ -102,7 +105,7 @@ def champion_age_hours() -> float | None:
 
     from mlflow.tracking import MlflowClient
 
-    from storeloop.orchestration.ml import model_name, tracking_uri
+    from storeloop.orchestration.mlflow_settings import model_name, tracking_uri
 
     try:
         version = MlflowClient(tracking_uri()).get_model_version_by_alias(model_name(), "champion")

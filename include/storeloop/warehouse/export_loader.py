@@ -13,7 +13,8 @@ from pathlib import Path
 from storeloop.shopify.csv_exports import ExportFileError, export_kind, read_export
 from storeloop.shopify.records import RESOURCE_TABLES
 from storeloop.warehouse.ingest_state import IngestWindow
-from storeloop.warehouse.raw_loader import LoadReport, RawBatch, ensure_raw_schema
+from storeloop.warehouse.migrations import migrate
+from storeloop.warehouse.raw_loader import LoadReport, RawBatch
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def load_csv_export(conn, path: Path, *, run_id: str, source_name: str | None = 
         raise ExportFileError(f"{path.name}: not a Shopify export name (expected orders_export*.csv, "
                               "products_export*.csv or customers_export*.csv)")
     report = LoadReport(kind, source_name or str(path))
-    ensure_raw_schema(conn)
+    migrate(conn)
     batch = RawBatch(conn, resource=kind, tables=RESOURCE_TABLES[kind], run_id=run_id, source=export_source(path),
                      source_file=report.source_file)
     try:

@@ -20,8 +20,10 @@ from pathlib import Path
 from storeloop.shopify.bulk_jsonl import parse_line
 from storeloop.shopify.records import RESOURCE_TABLES, MalformedRecord
 from storeloop.warehouse import ingest_state
+from storeloop.warehouse.db import copy_text_line
 from storeloop.warehouse.ingest_state import IngestWindow
-from storeloop.warehouse.raw_schema import QUARANTINE_TABLE, RAW_TABLES, create_raw_schema_sql
+from storeloop.warehouse.migrations import migrate
+from storeloop.warehouse.raw_schema import QUARANTINE_TABLE, RAW_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +53,6 @@ class LoadReport:
         if self.lines_in != self.lines_loaded + self.rows_quarantined:
             raise AssertionError(f"{self.source_file}: {self.lines_in} lines in but {self.lines_loaded} loaded + "
                                  f"{self.rows_quarantined} quarantined")
-
-
-def ensure_raw_schema(conn) -> None:
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext('storeloop.raw_schema'))")
-        cur.execute(create_raw_schema_sql())
-    conn.commit()
-
-
-def _copy_text(value) -> str:
-    if value is None:
-        return "\\N"
-    text = value if isinstance(value, str) else str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:  # rare: escape only when needed (fast path)
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
-def copy_text_line(values: tuple) -> str:
-    """One line of COPY's text format: tab-separated, \\N for NULL, backslash escapes (exact for any string)."""
-    return "\t".join(map(_copy_text, values)) + "\n"
 
 
 class _CopyStream:
@@ -207,7 +188,7 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
                     chunk_bytes: int = 8 << 20) -> LoadReport:
     """Load one resource's JSONL into its raw tables in one transaction. `conn` is a psycopg2 connection."""
     report = LoadReport(resource, source_name or str(path))
-    ensure_raw_schema(conn)
+    migrate(conn)
     batch = RawBatch(conn, resource=resource, tables=RESOURCE_TABLES[resource], run_id=run_id, source=source,
                      source_file=report.source_file, chunk_bytes=chunk_bytes)
     source_iter = lines if lines is not None else open(path, encoding="utf-8", errors="strict")

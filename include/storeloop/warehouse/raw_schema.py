@@ -1,7 +1,10 @@
-"""The `raw_shopify` tables: one definition, used by the loader, the tests and (as sources) by dbt.
+"""The `raw_shopify` tables as the loader sees them: names, and the typed columns in COPY order.
 
-See docs/contracts.md. Every table keeps the whole source record as JSONB beside a few typed columns, plus the
-bookkeeping columns that make a load idempotent per run.
+The tables are created by migration 0001 (`migrations/0001_raw_shopify.sql`, applied by `migrations.migrate`); this
+module does not create anything. It mirrors that migration's columns for the loader (which COPYs by column name) and
+for the parsers' row order (storeloop/shopify/records.py); tests/integration/test_warehouse_migrations.py checks
+that the migrated database has exactly these columns, in this order, with these types, so the two cannot drift. See docs/contracts.md. Every table keeps the whole source record as
+JSONB beside a few typed columns, plus the bookkeeping columns that make a load idempotent per run.
 """
 
 from __future__ import annotations
@@ -30,18 +33,6 @@ class RawTable:
     @property
     def typed_column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
-
-    def create_sql(self) -> str:
-        cols = [f"{name} {sql_type}" for name, sql_type in self.columns + BOOKKEEPING_COLUMNS]
-        return (
-            f"create table if not exists {self.qualified_name} (\n    " + ",\n    ".join(cols) + "\n);\n"
-            f"create index if not exists {self.name}_run_idx on {self.qualified_name} (_run_id);\n"
-            f"create index if not exists {self.name}_id_idx on {self.qualified_name} (id);\n"
-            # what changed since a time: the nightly dbt build (fct_order_lines' changed orders, the nightly test
-            # scope) reads a few thousand recent rows instead of scanning every load (a batch shares one timestamp,
-            # so the index is small and cheap to keep)
-            f"create index if not exists {self.name}_loaded_at_idx on {self.qualified_name} (_loaded_at);"
-        )
 
 
 _TS = "timestamptz"
@@ -118,49 +109,15 @@ RAW_TABLES: dict[str, RawTable] = {
 
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine"
 
-QUARANTINE_SQL = f"""
-create table if not exists {QUARANTINE_TABLE} (
-    run_id text not null,
-    source_file text not null,
-    line_no integer not null,
-    resource text not null,
-    reason text not null,
-    raw_line text not null,
-    quarantined_at timestamptz not null default now()
-);
-create index if not exists _quarantine_run_file_idx on {QUARANTINE_TABLE} (run_id, source_file);
-"""
-
-
 # One row per committed batch (run, resource, source): what it asked for and loaded. See ingest_state.py.
 BATCHES_TABLE = f"{RAW_SCHEMA}._ingest_batches"
 
-BATCHES_SQL = f"""
-create table if not exists {BATCHES_TABLE} (
-    run_id text not null,
-    resource text not null,
-    source text not null,
-    mode text not null check (mode in ('full', 'incremental', 'backfill', 'export')),
-    updated_from timestamptz,
-    updated_to timestamptz,
-    max_updated_at timestamptz,
-    source_file text not null,
-    source_sha256 text,
-    lines_in integer not null,
-    rows_loaded jsonb not null,
-    rows_quarantined integer not null,
-    committed_at timestamptz not null default now(),
-    primary key (run_id, resource, source)
-);
-create index if not exists _ingest_batches_sha_idx on {BATCHES_TABLE} (source_sha256);
-"""
-
 
 def create_raw_schema_sql() -> str:
-    """Idempotent DDL for the whole raw schema, quarantine included."""
-    return (
-        f"create schema if not exists {RAW_SCHEMA};\n"
-        + "\n".join(t.create_sql() for t in RAW_TABLES.values())
-        + QUARANTINE_SQL
-        + BATCHES_SQL
-    )
+    """The SQL of migration 0001 (idempotent: `if not exists` throughout), for code that builds the raw schema in a
+    throwaway database by hand. Prefer `storeloop.warehouse.migrations.migrate(conn)`, which also records the
+    version; this exists so that its remaining callers (the dbt tests' warehouse builder in tests/support/,
+    bench/bench_dbt_build.py) keep working until they call `migrate`."""
+    from storeloop.warehouse.migrations import available
+
+    return available()[0].sql

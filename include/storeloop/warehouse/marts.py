@@ -1,10 +1,10 @@
-"""Reading the recommender's inputs from the dbt marts (docs/contracts.md, 'dbt outputs')."""
+"""Reads of the dbt marts: the recommender's and the monitor's inputs (docs/contracts.md, 'dbt outputs')."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from storeloop.recsys.db import Connection, connection, copy_query_to_frame
+from storeloop.warehouse.db import Connection, connection, copy_query_to_frame
 
 ORDER_LINES_QUERY = """
 select order_line_id, order_id, customer_id, product_id, quantity, unit_price, line_revenue, ordered_at

@@ -1,13 +1,17 @@
-"""Small helpers for talking to the warehouse with psycopg2 (a connection object or a DSN string)."""
+"""Talking to the warehouse with psycopg2: connections (a connection object or a DSN string) and COPY helpers.
+
+pandas is imported by the frame helpers only, so the loaders and the migration runner stay light to import.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 Connection = Any  # a psycopg2 connection (typing it precisely would need psycopg2 stubs)
 
@@ -29,6 +33,8 @@ def connection(conn_or_dsn: Connection | str) -> Iterator[Connection]:
 
 def copy_query_to_frame(conn: Connection, query: str, **read_csv_kwargs: Any) -> pd.DataFrame:
     """Run `query` through `COPY (query) TO STDOUT CSV HEADER` and parse it with pandas (fast, typed by pandas)."""
+    import pandas as pd
+
     buffer = io.StringIO()
     with conn.cursor() as cur:
         cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)", buffer)
@@ -43,3 +49,17 @@ def copy_frame_to_table(conn: Connection, frame: pd.DataFrame, table: str, colum
     buffer.seek(0)
     with conn.cursor() as cur:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:  # rare: escape only when needed (fast path)
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def copy_text_line(values: tuple) -> str:
+    """One line of COPY's text format: tab-separated, \\N for NULL, backslash escapes (exact for any string)."""
+    return "\t".join(map(_copy_text, values)) + "\n"

@@ -1,0 +1,77 @@
+"""recommender_train task body: the marts (warehouse) → recsys training and evaluation → MLflow runs and registry."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from storeloop.orchestration import connections
+from storeloop.orchestration.mlflow_settings import EXPERIMENT, code_version, model_name, tracking_uri
+
+log = logging.getLogger(__name__)
+
+
+def training_reason(run_type: str, param_reason: str | None, features_events: list[dict]) -> str:
+    """Why this recommender_train run happens: the `reason` param of a manual/monitor trigger, else the trigger."""
+    if param_reason and param_reason.strip():
+        return param_reason.strip()[:500]
+    if features_events:
+        return "new features (features Asset updated)"
+    if run_type == "scheduled":
+        return "weekly schedule"
+    return f"{run_type or 'manual'} run without a reason"
+
+
+def train(run_id: str, reason: str = "", features_events: list[dict] | None = None) -> dict:
+    """Train, evaluate, register the challenger and promote it if it wins. `features_events` are the extras of the
+    features Asset events that triggered the run (they carry the shopify_features run id, i.e. the dbt build)."""
+    from storeloop.recsys.training import train_and_register
+    from storeloop.warehouse.marts import load_customers, load_model_builds, load_order_lines
+
+    conn = connections.warehouse().connect()
+    try:
+        order_lines = load_order_lines(conn)
+        customers = load_customers(conn)
+        builds = load_model_builds(conn)
+    finally:
+        conn.close()
+    log.info("training on %d order lines from marts.fct_order_lines; dim_customers: %s", len(order_lines),
+             "absent (cohorts from order lines)" if customers is None else f"{len(customers)} customers")
+    features_runs = sorted({str(e.get("run_id")) for e in features_events or [] if e.get("run_id")})
+    result = train_and_register(
+        order_lines,
+        tracking_uri=tracking_uri(),
+        experiment_name=EXPERIMENT,
+        model_name=model_name(),
+        holdout_days=int(os.environ.get("STORELOOP_HOLDOUT_DAYS", "30")),
+        data_snapshot={
+            "source": "marts.fct_order_lines",
+            "airflow_run_id": run_id,
+            "features_run_id": ",".join(features_runs) or "none (not triggered by the features Asset)",
+            "dim_customers": "absent" if customers is None else str(len(customers)),
+            **{f"dbt.{model}.{key}": value for model, build in builds.items() for key, value in build.items()},
+        },
+        code_version=code_version(),
+        artifact_location=os.environ.get("MLFLOW_ARTIFACTS_DIR"),
+        customers=customers,
+        reason=reason,
+    )
+    for name, metrics in result.metrics.items():
+        log.info("%-16s %s", name, {k: round(v, 4) for k, v in metrics.items()})
+    log.info("%s: challenger v%s (%s); champion v%s (%s): %s", result.decision, result.challenger_version,
+             result.challenger_candidate, result.champion_version, result.champion_candidate,
+             result.promotion_reason)
+    return {
+        "model_name": model_name(),
+        "model_version": int(result.champion_version),
+        "champion_candidate": result.champion_candidate,
+        "challenger_version": int(result.challenger_version),
+        "challenger_candidate": result.challenger_candidate,
+        "promoted": bool(result.promoted),
+        "decision": result.decision,
+        "promotion_reason": result.promotion_reason,
+        "previous_champion_version": result.previous_champion_version,
+        "training_reason": reason,
+        "metrics": {name: {k: float(v) for k, v in m.items()} for name, m in result.metrics.items()},
+        "run_ids": result.run_ids,
+    }
