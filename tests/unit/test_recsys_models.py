@@ -155,9 +155,9 @@ from storeloop.recsys.models import (  # noqa: E402
     ALSRecommender,
     HybridRecommender,
     RepeatPurchaseRecommender,
-    _keep_top_n_per_row,
-    _top_k,
 )
+from storeloop.recsys.topk import keep_top_n_per_row as _keep_top_n_per_row  # noqa: E402
+from storeloop.recsys.topk import top_k as _top_k  # noqa: E402
 
 
 def test_fast_top_k_equals_a_full_lexsort_with_ties():

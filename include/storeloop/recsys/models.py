@@ -1,169 +1,85 @@
-"""Product recommenders: two baselines (popularity, repeat purchase), item-to-item collaborative filtering (cosine or
-BM25 weighting), implicit ALS (latent factors), a hybrid of repeat purchase and discovery, and a product-to-product
+"""The product recommenders: two baselines (popularity, repeat purchase), item-to-item collaborative filtering (cosine
+or BM25 weighting), implicit ALS (latent factors), a hybrid of repeat purchase and discovery, and a product-to-product
 model for related products.
 
-Every customer model shares one interface:
+Every model is a `Recommender` (the base class below) and shares its interface:
 
 - `fit(interactions)` on a purchase history (`customer_id, product_id, quantity, ordered_at`),
 - `recommend(history, k)` -> DataFrame `customer_id, product_id, rank, score` (top `k` per customer in `history`),
 - `related_products(k)` -> DataFrame `product_id, related_product_id, rank, score` (for every product seen in fit).
 
 Scoring is vectorised over customers: the customers' histories become one sparse customer x product matrix, scored
-in dense blocks of at most ~4M cells (matrix products, no per-customer Python loop). Ties are broken by popularity,
-then by product id, so results are deterministic, and a customer's list never depends on who else is scored with
-them (recency is measured from each customer's own last purchase).
+in dense blocks of at most ~4M cells (matrix products, no per-customer Python loop); the top-k selection is
+`storeloop.recsys.topk`. Ties are broken by popularity, then by product id, so results are deterministic, and a
+customer's list never depends on who else is scored with them (recency is measured from each customer's own last
+purchase).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Self, runtime_checkable
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from storeloop.recsys.interactions import (
-    empty_recommendations,
-    empty_related,
-    prepare_history,
-    recency_weights,
+from storeloop.recsys.interactions import empty_recommendations, empty_related, prepare_history, recency_weights
+from storeloop.recsys.topk import (
+    blockwise_sparse_top_k_frame,
+    blockwise_top_k_frame,
+    keep_top_n_per_row,
+    priority_order,
+    related_top_k_frame,
+    top_k_frame,
 )
 
-_MAX_DENSE_CELLS = 4_000_000
-_SPARSE_BLOCK_ROWS = 20_000  # customers per block when scores stay sparse
 _GATHER_CHUNK = 1_000_000  # nonzeros per chunk when gathering factor rows in ALS
 
 
-@runtime_checkable
-class Recommender(Protocol):
-    name: str
-
-    def fit(self, interactions: pd.DataFrame) -> Self: ...
-
-    def recommend(self, history: pd.DataFrame, k: int = 10) -> pd.DataFrame: ...
-
-    def related_products(self, k: int = 5) -> pd.DataFrame: ...
-
-    def get_params(self) -> dict[str, Any]: ...
+# --------------------------------------------------------------------------------------------------- history matrix
 
 
-# --------------------------------------------------------------------------------------------------- top-k helpers
+@dataclass(frozen=True)
+class CustomerHistory:
+    """A cleaned purchase history (`prepare_history`) with its customers numbered in sorted id order."""
+
+    lines: pd.DataFrame
+    customers: np.ndarray  # sorted customer ids; row i of a history matrix is customers[i]
+    customer_codes: np.ndarray  # per line: the row of its customer
+
+    @classmethod
+    def from_lines(cls, lines: pd.DataFrame) -> CustomerHistory:
+        codes, uniques = pd.factorize(lines["customer_id"].to_numpy(), sort=True)
+        return cls(lines=lines, customers=np.asarray(uniques, dtype=object), customer_codes=codes)
 
 
-def _priority_order(tiebreak: np.ndarray) -> np.ndarray:
-    """Columns sorted by descending `tiebreak`, then ascending column index."""
-    return np.lexsort((np.arange(len(tiebreak)), -np.asarray(tiebreak, dtype=np.float64)))
+def _summed_matrix(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Sparse matrix of `values` at (`rows`, `cols`), repeated cells summed."""
+    x = sp.csr_matrix((values, (rows, cols)), shape=shape)
+    x.sum_duplicates()
+    return x
 
 
-def _top_k_in_column_order(values: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the `k` largest values per row, ties broken by the lower column index, best first.
+def history_matrix(history: CustomerHistory, products: np.ndarray, half_life_days: float | None) -> sp.csr_matrix:
+    """Customers x products; a purchase weighs 0.5 ** (days before the customer's last purchase / `half_life_days`),
+    or 1 when `half_life_days` is None.
 
-    O(n_items) per row (partition + masks) instead of a full sort: a 20k-product catalogue stays cheap.
+    Measuring recency from each customer's own last purchase makes a customer's row independent of the other
+    customers scored with them. Products the model never saw are dropped (they carry no signal).
     """
-    n_rows, n_items = values.shape
-    if k >= n_items:
-        cand = np.broadcast_to(np.arange(n_items), values.shape)
+    h, cust_codes = history.lines, history.customer_codes
+    prod_codes = pd.Index(products).get_indexer(h["product_id"])
+    known = prod_codes >= 0
+    if half_life_days is None:
+        weights = np.ones(len(h))
     else:
-        kth = -np.partition(-values, k - 1, axis=1)[:, k - 1]
-        above = values > kth[:, None]
-        equal = values == kth[:, None]
-        room = (k - above.sum(axis=1))[:, None]
-        chosen = above | (equal & (np.cumsum(equal, axis=1) <= room))
-        cand = np.nonzero(chosen)[1].reshape(n_rows, k)  # row-major: ascending columns within each row
-    picked = np.take_along_axis(values, cand, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")
-    return np.take_along_axis(cand, order, axis=1)
-
-
-def _top_k(
-    primary: np.ndarray, tiebreak: np.ndarray, k: int, order: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the `k` largest `primary` entries per row, ties broken by `tiebreak` then by column.
-
-    `primary` is (n_rows, n_items) with -inf marking items that must not be returned; `tiebreak` is (n_items,).
-    `order` is `_priority_order(tiebreak)` when the caller has it precomputed.
-    """
-    k_eff = min(k, primary.shape[1])
-    if order is None:
-        order = _priority_order(tiebreak)
-    permuted = primary[:, order]
-    idx = _top_k_in_column_order(permuted, k_eff)
-    return order[idx], np.take_along_axis(permuted, idx, axis=1)
-
-
-def _sparse_top_k(
-    scores: sp.csr_matrix, order: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Top `k` per row of non-negative sparse scores, products without a score counting 0, as `(row, col, value,
-    rank)` arrays (rank from 1), sorted by row then rank.
-
-    Same result as `_top_k` on the dense matrix with ties in `order` (priority) order: the stored scores are sorted
-    per row (one lexsort over the nonzeros), and rows with fewer than k scored products are filled with the
-    highest-priority products they do not have (value 0). Cost is O(nonzeros), not O(rows x products).
-    """
-    s = scores.tocsr(copy=True)
-    s.eliminate_zeros()
-    n_rows, n_items = s.shape
-    k_eff = min(k, n_items)
-    position = np.empty(n_items, dtype=np.int64)
-    position[order] = np.arange(n_items)
-    counts = np.diff(s.indptr)
-    rows = np.repeat(np.arange(n_rows), counts)
-    sort = np.lexsort((position[s.indices], -s.data, rows))
-    rank = np.arange(len(sort)) - s.indptr[rows]  # rows are sorted, so position within the row
-    keep = rank < k_eff
-    out_rows, out_cols = rows[keep], s.indices[sort][keep]
-    out_vals, out_rank = s.data[sort][keep].astype(np.float64), rank[keep] + 1
-    have = np.minimum(counts, k_eff)
-    needy = np.flatnonzero(have < k_eff)
-    if len(needy):
-        width = min(n_items, 2 * k_eff)  # a row with c < k scored products has >= k - c free among the first 2k
-        top = order[:width]
-        free = s[needy][:, top].toarray() == 0
-        free_rank = np.cumsum(free, axis=1)
-        take = free & (free_rank <= (k_eff - have[needy])[:, None])
-        r, j = np.nonzero(take)
-        fill_rows = needy[r]
-        out_rows = np.concatenate([out_rows, fill_rows])
-        out_cols = np.concatenate([out_cols, top[j]])
-        out_vals = np.concatenate([out_vals, np.zeros(len(r))])
-        out_rank = np.concatenate([out_rank, have[fill_rows] + free_rank[r, j]])
-    final = np.lexsort((out_rank, out_rows))
-    return out_rows[final], out_cols[final], out_vals[final], out_rank[final]
-
-
-def _frame(
-    owners: np.ndarray, items: np.ndarray, idx: np.ndarray, values: np.ndarray, owner_col: str, item_col: str
-) -> pd.DataFrame:
-    n_rows, k = idx.shape
-    valid = np.isfinite(values).ravel()
-    return pd.DataFrame(
-        {
-            owner_col: np.repeat(owners, k)[valid],
-            item_col: items[idx.ravel()][valid],
-            "rank": np.tile(np.arange(1, k + 1, dtype=np.int64), n_rows)[valid],
-            "score": values.ravel()[valid].astype(np.float64),
-        }
-    )
-
-
-def _batches(n_rows: int, n_cols: int) -> list[tuple[int, int]]:
-    size = max(1, _MAX_DENSE_CELLS // max(n_cols, 1))
-    return [(start, min(start + size, n_rows)) for start in range(0, n_rows, size)]
-
-
-def _keep_top_n_per_row(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
-    """Zero all but the `n` largest entries of each row (ties at the cut are resolved by column order)."""
-    out = matrix.tocsr(copy=True)
-    out.sort_indices()
-    rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-    order = np.lexsort((out.indices, -out.data, rows))  # by row, then value desc, then column
-    rank_in_row = np.empty(len(order), dtype=np.int64)
-    rank_in_row[order] = np.arange(len(order)) - out.indptr[rows[order]]
-    out.data[rank_in_row >= n] = 0.0
-    out.eliminate_zeros()
-    return out
+        ordered_at = h["ordered_at"]
+        weights = recency_weights(ordered_at, ordered_at.groupby(cust_codes).transform("max"), half_life_days)
+    shape = (len(history.customers), len(products))
+    return _summed_matrix(weights[known], cust_codes[known], prod_codes[known], shape)
 
 
 def _row_normalised(block: np.ndarray) -> np.ndarray:
@@ -180,117 +96,112 @@ def _sparse_row_normalised(block: sp.csr_matrix) -> sp.csr_matrix:
     return (sp.diags(scale) @ block).tocsr()
 
 
-# --------------------------------------------------------------------------------------------------- history matrix
+# --------------------------------------------------------------------------------------------------- the base
 
 
-def _customer_codes(customer_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(customer_ids, sort=True)
-    return np.asarray(uniques, dtype=object), codes
+class Recommender(ABC):
+    """What every recommender shares: the fit preamble, the "fitted?" check, the history matrix and block scoring.
 
-
-def _history_matrix(
-    h: pd.DataFrame, products: pd.Index, half_life_days: float, cust_codes: np.ndarray, n_customers: int
-) -> sp.csr_matrix:
-    """Customers x products, each purchase weighing 0.5 ** (days before the customer's last purchase / half-life).
-
-    Measuring recency from each customer's own last purchase makes a customer's row independent of the other
-    customers scored with them. Products the model never saw are dropped (they carry no signal).
-    """
-    prod_codes = products.get_indexer(h["product_id"])
-    known = prod_codes >= 0
-    ordered_at = h["ordered_at"]
-    last = ordered_at.groupby(cust_codes).transform("max")
-    age_days = (last - ordered_at).dt.total_seconds().to_numpy() / 86_400.0
-    weights = np.power(0.5, np.clip(age_days, 0.0, None) / half_life_days)
-    x = sp.csr_matrix((weights[known], (cust_codes[known], prod_codes[known])), shape=(n_customers, len(products)))
-    x.sum_duplicates()
-    return x
-
-
-class _BlockScorer:
-    """Shared `recommend` for models that score a block of customers as a dense (customers x products) array.
-
-    Subclasses set `products_` (sorted ids), `popularity_` (a fitted PopularityRecommender, for tie-breaks and
-    fill-in) and implement `_history(h, cust_codes, n)` -> sparse history and `_score_block(hist_block)`.
+    A model's `fit` starts from `_training_history(interactions)` (validated, cleaned, never empty) and, when popular
+    products break its ties and fill its lists, `_fit_popularity`. `recommend` turns the history into a customers x
+    products matrix (`_history`: recency-weighted by the model's `half_life_days`, or counts when it has none), scores
+    it block by block (`_score_block`, or `_sparse_scores` when the scores stay sparse), masks bought products when
+    `exclude_purchased`, and keeps the top `k` per customer, ties by `_tiebreak` (popularity) then product id. A
+    model is fitted once `fitted_attribute` is set; every public method checks that with one error message.
     """
 
-    name = "block_scorer"
-    exclude_purchased = False
+    name: str = "recommender"
+    exclude_purchased: bool = False
+    half_life_days: float | None = None
+    fitted_attribute: ClassVar[str] = "products_"
+
+    products_: np.ndarray  # fitted product ids, sorted; the columns of every matrix
+    popularity_: PopularityRecommender  # tie-breaks and fill-in (the popularity model itself has none)
+
+    @abstractmethod
+    def get_params(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def fit(self, interactions: pd.DataFrame) -> Self: ...
+
+    @abstractmethod
+    def related_products(self, k: int = 5) -> pd.DataFrame: ...
+
+    @staticmethod
+    def _training_history(interactions: pd.DataFrame) -> pd.DataFrame:
+        """The purchase history to fit on: validated and cleaned (`prepare_history`); an empty one is an error."""
+        df = prepare_history(interactions)
+        if df.empty:
+            raise ValueError(
+                "cannot fit a recommender on an empty purchase history (no rows with customer and product)"
+            )
+        return df
+
+    def _fit_popularity(self, history: pd.DataFrame, window_days: int) -> None:
+        """Fit the popularity model that breaks ties and fills lists; its products are this model's products."""
+        self.popularity_ = PopularityRecommender(window_days=window_days).fit(history)
+        self.products_ = self.popularity_.products_
+        self.as_of_ = self.popularity_.as_of_
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "products_"):
+        if not hasattr(self, self.fitted_attribute):
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(interactions) first")
 
-    def _history(self, h: pd.DataFrame, cust_codes: np.ndarray, n_customers: int) -> sp.csr_matrix:
-        raise NotImplementedError
+    def _customer_history(self, history: pd.DataFrame) -> CustomerHistory | None:
+        """The history to score, after the fitted check; None when it has no line with customer and product."""
+        self._check_fitted()
+        h = prepare_history(history)
+        return None if h.empty else CustomerHistory.from_lines(h)
+
+    def _history(self, history: CustomerHistory) -> sp.csr_matrix:
+        return history_matrix(history, self.products_, self.half_life_days)
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
-        raise NotImplementedError
-
-    def _tiebreak(self) -> np.ndarray:
-        return self.popularity_.scores_
+        """Dense scores (customers x products) of a block of history rows."""
+        raise NotImplementedError(f"{type(self).__name__} does not score customers' histories")
 
     def _sparse_scores(self, hist_block: sp.csr_matrix) -> sp.csr_matrix | None:
         """Non-negative scores as a sparse matrix (unscored = 0), or None when the model's scores are dense."""
         return None
 
+    def _tiebreak(self) -> np.ndarray:
+        return self.popularity_.scores_
+
     def recommend(self, history: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-        self._check_fitted()
-        h = prepare_history(history)
-        if h.empty:
+        customers = self._customer_history(history)
+        if customers is None:
             return empty_recommendations()
-        customers, cust_codes = _customer_codes(h["customer_id"].to_numpy())
-        hist = self._history(h, cust_codes, len(customers))
+        hist = self._history(customers)
         tiebreak = self._tiebreak()
-        order = _priority_order(tiebreak)
         if not self.exclude_purchased and self._sparse_scores(hist[:0]) is not None:
-            return self._recommend_sparse(customers, hist, order, k)
-        frames = []
-        for start, stop in _batches(len(customers), len(self.products_)):
+
+            def sparse_scores(start: int, stop: int) -> sp.csr_matrix:
+                scores = self._sparse_scores(hist[start:stop])
+                assert scores is not None
+                return scores
+
+            order = priority_order(tiebreak)
+            return blockwise_sparse_top_k_frame(customers.customers, self.products_, sparse_scores, order, k)
+
+        def dense_scores(start: int, stop: int) -> np.ndarray:
             block = hist[start:stop]
             primary = self._score_block(block)
             if self.exclude_purchased:
                 primary[block.toarray() > 0] = -np.inf
-            idx, values = _top_k(primary, tiebreak, k, order)
-            frames.append(_frame(customers[start:stop], self.products_, idx, values, "customer_id", "product_id"))
-        return pd.concat(frames, ignore_index=True)
+            return primary
 
-    def _recommend_sparse(
-        self, customers: np.ndarray, hist: sp.csr_matrix, order: np.ndarray, k: int
-    ) -> pd.DataFrame:
-        frames = []
-        for start in range(0, len(customers), _SPARSE_BLOCK_ROWS):
-            stop = min(start + _SPARSE_BLOCK_ROWS, len(customers))
-            scores = self._sparse_scores(hist[start:stop])
-            assert scores is not None
-            rows, cols, values, rank = _sparse_top_k(scores, order, k)
-            frames.append(pd.DataFrame({"customer_id": customers[start:stop][rows], "product_id": self.products_[cols],
-                                        "rank": rank.astype(np.int64), "score": values}))
-        return pd.concat(frames, ignore_index=True)
+        return blockwise_top_k_frame(
+            customers.customers, self.products_, dense_scores, tiebreak, k, "customer_id", "product_id"
+        )
 
     def _related_from_similarity(self, similarity: sp.csr_matrix | np.ndarray, k: int) -> pd.DataFrame:
-        n = len(self.products_)
-        k_eff = min(k, n - 1)
-        if k_eff <= 0:
-            return empty_related()
-        tiebreak = self._tiebreak()
-        order = _priority_order(tiebreak)
-        frames = []
-        for start, stop in _batches(n, n):
-            rows = similarity[start:stop]
-            primary = np.asarray(rows.todense() if sp.issparse(rows) else rows, dtype=np.float64)
-            primary[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-            idx, values = _top_k(primary, tiebreak, k_eff, order)
-            frames.append(
-                _frame(self.products_[start:stop], self.products_, idx, values, "product_id", "related_product_id")
-            )
-        return pd.concat(frames, ignore_index=True)
+        return related_top_k_frame(similarity, self.products_, self._tiebreak(), k)
 
 
 # --------------------------------------------------------------------------------------------------- baselines
 
 
-class PopularityRecommender:
+class PopularityRecommender(Recommender):
     """Most purchased products in the last `window_days` before the end of the training data; same list for all.
 
     Score = purchases (order lines) in the window plus a fraction < 1 from all-time purchases, so products that did
@@ -298,6 +209,7 @@ class PopularityRecommender:
     """
 
     name = "popularity"
+    fitted_attribute = "scores_"
 
     def __init__(self, window_days: int = 30, exclude_purchased: bool = False) -> None:
         if window_days <= 0:
@@ -309,11 +221,7 @@ class PopularityRecommender:
         return {"window_days": self.window_days, "exclude_purchased": self.exclude_purchased}
 
     def fit(self, interactions: pd.DataFrame) -> Self:
-        df = prepare_history(interactions)
-        if df.empty:
-            raise ValueError(
-                "cannot fit a recommender on an empty purchase history (no rows with customer and product)"
-            )
+        df = self._training_history(interactions)
         self.as_of_ = df["ordered_at"].max()
         total = df["product_id"].value_counts()
         self.products_ = np.array(sorted(total.index), dtype=object)
@@ -325,35 +233,24 @@ class PopularityRecommender:
         self.ranking_ = np.lexsort((np.arange(len(self.products_)), -self.scores_))
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "scores_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(interactions) first")
+    def _tiebreak(self) -> np.ndarray:
+        return self.scores_
+
+    def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
+        return np.tile(self.scores_, (hist_block.shape[0], 1))
 
     def recommend(self, history: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-        self._check_fitted()
-        h = prepare_history(history)
-        if h.empty:
+        """The global top `k` for every customer (without their own products when `exclude_purchased`)."""
+        if self.exclude_purchased:
+            return super().recommend(history, k)
+        customers = self._customer_history(history)
+        if customers is None:
             return empty_recommendations()
-        customers, cust_codes = _customer_codes(h["customer_id"].to_numpy())
-        if not self.exclude_purchased:
-            top = self.ranking_[:k]
-            idx = np.tile(top, (len(customers), 1))
-            values = np.tile(self.scores_[top], (len(customers), 1))
-            return _frame(customers, self.products_, idx, values, "customer_id", "product_id")
-        prod_codes = pd.Index(self.products_).get_indexer(h["product_id"])
-        known = prod_codes >= 0
-        bought = sp.csr_matrix(
-            (np.ones(known.sum()), (cust_codes[known], prod_codes[known])),
-            shape=(len(customers), len(self.products_)),
-        )
-        order = self.ranking_
-        frames = []
-        for start, stop in _batches(len(customers), len(self.products_)):
-            primary = np.tile(self.scores_, (stop - start, 1))
-            primary[bought[start:stop].toarray() > 0] = -np.inf
-            idx, values = _top_k(primary, self.scores_, k, order)
-            frames.append(_frame(customers[start:stop], self.products_, idx, values, "customer_id", "product_id"))
-        return pd.concat(frames, ignore_index=True)
+        n = len(customers.customers)
+        top = self.ranking_[:k]
+        idx = np.tile(top, (n, 1))
+        values = np.tile(self.scores_[top], (n, 1))
+        return top_k_frame(customers.customers, self.products_, idx, values, "customer_id", "product_id")
 
     def related_products(self, k: int = 5) -> pd.DataFrame:
         """For every product: the global top list without the product itself."""
@@ -366,10 +263,10 @@ class PopularityRecommender:
         not_self = candidates != np.arange(n)[:, None]
         pick = np.argsort(~not_self, axis=1, kind="stable")[:, :k_eff]
         idx = np.take_along_axis(candidates, pick, axis=1)
-        return _frame(self.products_, self.products_, idx, self.scores_[idx], "product_id", "related_product_id")
+        return top_k_frame(self.products_, self.products_, idx, self.scores_[idx], "product_id", "related_product_id")
 
 
-class RepeatPurchaseRecommender(_BlockScorer):
+class RepeatPurchaseRecommender(Recommender):
     """"Buy again": the customer's own products, by recency-weighted purchase count, then popular products.
 
     Score of a bought product = sum over its purchases of 0.5 ** (days before the customer's last purchase /
@@ -389,13 +286,8 @@ class RepeatPurchaseRecommender(_BlockScorer):
         return {"half_life_days": self.half_life_days, "popularity_window_days": self.popularity_window_days}
 
     def fit(self, interactions: pd.DataFrame) -> Self:
-        self.popularity_ = PopularityRecommender(window_days=self.popularity_window_days).fit(interactions)
-        self.products_ = self.popularity_.products_
-        self.as_of_ = self.popularity_.as_of_
+        self._fit_popularity(self._training_history(interactions), self.popularity_window_days)
         return self
-
-    def _history(self, h: pd.DataFrame, cust_codes: np.ndarray, n_customers: int) -> sp.csr_matrix:
-        return _history_matrix(h, pd.Index(self.products_), self.half_life_days, cust_codes, n_customers)
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
         return hist_block.toarray()
@@ -429,7 +321,7 @@ def _bm25_item_weights(x: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix:
     return sp.csr_matrix((data, (x.row, x.col)), shape=x.shape)
 
 
-class ItemKNNRecommender(_BlockScorer):
+class ItemKNNRecommender(Recommender):
     """Item-to-item collaborative filtering on a recency-weighted customer x product matrix.
 
     Each purchase weighs `0.5 ** (age_days / half_life_days)` relative to the last purchase in the data. With
@@ -442,6 +334,7 @@ class ItemKNNRecommender(_BlockScorer):
     """
 
     name = "item_knn"
+    fitted_attribute = "similarity_"
 
     def __init__(
         self,
@@ -479,31 +372,20 @@ class ItemKNNRecommender(_BlockScorer):
         return params
 
     def fit(self, interactions: pd.DataFrame) -> Self:
-        df = prepare_history(interactions)
-        self.popularity_ = PopularityRecommender(window_days=self.popularity_window_days).fit(df)
-        self.products_ = self.popularity_.products_
-        self.as_of_ = self.popularity_.as_of_
-        n_products = len(self.products_)
+        df = self._training_history(interactions)
+        self._fit_popularity(df, self.popularity_window_days)
         cust_codes = pd.factorize(df["customer_id"])[0]
         prod_codes = pd.Index(self.products_).get_indexer(df["product_id"])
         weights = recency_weights(df["ordered_at"], self.as_of_, self.half_life_days)
-        x = sp.csr_matrix((weights, (cust_codes, prod_codes)), shape=(cust_codes.max() + 1, n_products))
-        x.sum_duplicates()
+        x = _summed_matrix(weights, cust_codes, prod_codes, (cust_codes.max() + 1, len(self.products_)))
         if getattr(self, "weighting", "cosine") == "bm25":
             x = _bm25_item_weights(x, self.bm25_k1, self.bm25_b)
         x_unit = normalize(x, norm="l2", axis=0)  # unit-length product columns: x_unit.T @ x_unit is cosine
         sim = (x_unit.T @ x_unit).tocsr()
         sim.setdiag(0.0)
         sim.eliminate_zeros()
-        self.similarity_ = _keep_top_n_per_row(sim, self.n_neighbors)
+        self.similarity_ = keep_top_n_per_row(sim, self.n_neighbors)
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "similarity_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(interactions) first")
-
-    def _history(self, h: pd.DataFrame, cust_codes: np.ndarray, n_customers: int) -> sp.csr_matrix:
-        return _history_matrix(h, pd.Index(self.products_), self.half_life_days, cust_codes, n_customers)
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
         return np.asarray((hist_block @ self.similarity_).todense())
@@ -568,7 +450,7 @@ def _als_solve(
     return x
 
 
-class ALSRecommender(_BlockScorer):
+class ALSRecommender(Recommender):
     """Implicit ALS (latent factors) on the recency-weighted customer x product matrix.
 
     Confidence of an observed (customer, product) = 1 + `alpha` * weight; customer and product factors are fitted
@@ -578,6 +460,7 @@ class ALSRecommender(_BlockScorer):
     """
 
     name = "als"
+    fitted_attribute = "item_factors_"
 
     def __init__(
         self,
@@ -622,32 +505,20 @@ class ALSRecommender(_BlockScorer):
         return conf
 
     def fit(self, interactions: pd.DataFrame) -> Self:
-        df = prepare_history(interactions)
-        self.popularity_ = PopularityRecommender(window_days=self.popularity_window_days).fit(df)
-        self.products_ = self.popularity_.products_
-        self.as_of_ = self.popularity_.as_of_
-        _, cust_codes = _customer_codes(df["customer_id"].to_numpy())
-        n_customers = int(cust_codes.max()) + 1
-        conf = self._confidence(
-            _history_matrix(df, pd.Index(self.products_), self.half_life_days, cust_codes, n_customers)
-        )
+        df = self._training_history(interactions)
+        self._fit_popularity(df, self.popularity_window_days)
+        history = CustomerHistory.from_lines(df)
+        conf = self._confidence(self._history(history))
         conf_t = conf.T.tocsr()
         rng = np.random.default_rng(self.seed)
         scale = 0.01
-        users = (rng.standard_normal((n_customers, self.factors)) * scale).astype(np.float32)
+        users = (rng.standard_normal((len(history.customers), self.factors)) * scale).astype(np.float32)
         items = (rng.standard_normal((len(self.products_), self.factors)) * scale).astype(np.float32)
         for _ in range(self.iterations):
             users = _als_solve(conf, items, self.regularization, users, self.cg_steps)
             items = _als_solve(conf_t, users, self.regularization, items, self.cg_steps)
         self.item_factors_ = items
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "item_factors_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(interactions) first")
-
-    def _history(self, h: pd.DataFrame, cust_codes: np.ndarray, n_customers: int) -> sp.csr_matrix:
-        return _history_matrix(h, pd.Index(self.products_), self.half_life_days, cust_codes, n_customers)
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
         conf = self._confidence(hist_block)
@@ -665,7 +536,7 @@ class ALSRecommender(_BlockScorer):
 # --------------------------------------------------------------------------------------------------- hybrid
 
 
-class HybridRecommender(_BlockScorer):
+class HybridRecommender(Recommender):
     """Repeat purchase blended with discovery: score = `repeat_weight` * buy-again + discovery, each scaled to [0, 1]
     per customer (divided by the customer's maximum).
 
@@ -677,7 +548,7 @@ class HybridRecommender(_BlockScorer):
 
     def __init__(
         self,
-        discovery: _BlockScorer | None = None,
+        discovery: Recommender | None = None,
         repeat: RepeatPurchaseRecommender | None = None,
         repeat_weight: float = 1.0,
     ) -> None:
@@ -694,7 +565,7 @@ class HybridRecommender(_BlockScorer):
         return params
 
     def fit(self, interactions: pd.DataFrame) -> Self:
-        df = prepare_history(interactions)
+        df = self._training_history(interactions)
         self.discovery.fit(df)
         self.repeat.fit(df)
         self.popularity_ = self.repeat.popularity_
@@ -702,11 +573,9 @@ class HybridRecommender(_BlockScorer):
         self.as_of_ = self.repeat.as_of_
         return self
 
-    def _history(self, h: pd.DataFrame, cust_codes: np.ndarray, n_customers: int) -> sp.csr_matrix:
+    def _history(self, history: CustomerHistory) -> sp.csr_matrix:
         # both parts read the same rows; they differ only in half-life, so keep both side by side
-        a = self.discovery._history(h, cust_codes, n_customers)
-        b = self.repeat._history(h, cust_codes, n_customers)
-        return sp.hstack([a, b], format="csr")
+        return sp.hstack([self.discovery._history(history), self.repeat._history(history)], format="csr")
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
         n = len(self.products_)
@@ -731,15 +600,17 @@ class HybridRecommender(_BlockScorer):
 # --------------------------------------------------------------------------------------------------- related products
 
 
-class RelatedProductsModel(_BlockScorer):
+class RelatedProductsModel(Recommender):
     """Product-to-product model for the `related_products` metafields: "bought together, and by the same people".
 
     Similarity = cosine of products over baskets (orders) + `customer_weight` * cosine over customers' histories,
     keeping the `n_neighbors` best per product; products with too little signal are filled up by popularity. Orders
-    are identified by `order_id` when the history has it, else by (customer, timestamp).
+    are identified by `order_id` when the history has it, else by (customer, timestamp). It recommends products for
+    products only: `recommend` on a customer history raises NotImplementedError.
     """
 
     name = "related_products"
+    fitted_attribute = "similarity_"
 
     def __init__(self, n_neighbors: int = 50, customer_weight: float = 0.5, popularity_window_days: int = 30) -> None:
         self.n_neighbors = n_neighbors
@@ -754,9 +625,8 @@ class RelatedProductsModel(_BlockScorer):
         }
 
     def fit(self, interactions: pd.DataFrame) -> Self:
-        df = prepare_history(interactions)
-        self.popularity_ = PopularityRecommender(window_days=self.popularity_window_days).fit(df)
-        self.products_ = self.popularity_.products_
+        df = self._training_history(interactions)
+        self._fit_popularity(df, self.popularity_window_days)
         products = pd.Index(self.products_)
         basket = basket_keys(interactions.loc[interactions["customer_id"].notna() & interactions["product_id"].notna()])
         sims = []
@@ -764,23 +634,17 @@ class RelatedProductsModel(_BlockScorer):
             if weight <= 0:
                 continue
             codes = pd.factorize(keys)[0]
-            x = sp.csr_matrix(
-                (np.ones(len(codes)), (codes, products.get_indexer(df["product_id"]))),
-                shape=(codes.max() + 1, len(products)),
+            x = _summed_matrix(
+                np.ones(len(codes)), codes, products.get_indexer(df["product_id"]), (codes.max() + 1, len(products))
             )
-            x.sum_duplicates()
             x.data[:] = 1.0
             unit = normalize(x, norm="l2", axis=0)
             sims.append(weight * (unit.T @ unit).tocsr())
         sim = sims[0] if len(sims) == 1 else sims[0] + sims[1]
         sim.setdiag(0.0)
         sim.eliminate_zeros()
-        self.similarity_ = _keep_top_n_per_row(sim.tocsr(), self.n_neighbors)
+        self.similarity_ = keep_top_n_per_row(sim.tocsr(), self.n_neighbors)
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "similarity_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(interactions) first")
 
     def related_products(self, k: int = 5) -> pd.DataFrame:
         self._check_fitted()
