@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+# per_customer_metrics column -> metric name in summaries (`{name}_at_{k}`)
+METRIC_COLUMNS = {"hit_rate": "hit_rate", "precision": "precision", "recall": "recall", "ndcg": "ndcg", "ap": "map"}
+
 
 def _discounts(k: int) -> np.ndarray:
     return 1.0 / np.log2(np.arange(2, k + 2))
@@ -117,6 +120,3 @@ def summarise(per_customer: pd.DataFrame, k: int) -> dict[str, float]:
         result[f"{name}_at_{k}"] = float(per_customer[column].mean()) if n else 0.0
     result["n_eval_customers"] = float(n)
     return result
-
-
-METRIC_COLUMNS = {"hit_rate": "hit_rate", "precision": "precision", "recall": "recall", "ndcg": "ndcg", "ap": "map"}

@@ -1,4 +1,5 @@
-"""Normalising purchase history into the shape every recommender works on.
+"""Purchase history in the shape every recommender works on: cleaning it, weighing it by recency, telling its orders
+apart, and the empty result frames.
 
 A purchase history is a DataFrame with at least `customer_id, product_id, ordered_at` (and usually `quantity`),
 as found in `marts.fct_order_lines` and as accepted by the pyfunc model (docs/contracts.md).
@@ -51,29 +52,38 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def recency_weights(ordered_at: pd.Series, as_of: pd.Timestamp, half_life_days: float) -> np.ndarray:
-    """Exponential decay: a purchase `half_life_days` before `as_of` weighs 0.5, a purchase at `as_of` weighs 1."""
+def basket_keys(lines: pd.DataFrame) -> np.ndarray:
+    """One key per line identifying its order: `order_id`, else customer and timestamp."""
+    if "order_id" in lines.columns and lines["order_id"].notna().all():
+        return lines["order_id"].astype(str).to_numpy()
+    return (lines["customer_id"].astype(str) + "@" + pd.to_datetime(lines["ordered_at"], utc=True).astype(str)).to_numpy()
+
+
+def recency_weights(ordered_at: pd.Series, as_of: pd.Timestamp | pd.Series, half_life_days: float) -> np.ndarray:
+    """Exponential decay: a purchase `half_life_days` before `as_of` weighs 0.5, a purchase at `as_of` weighs 1.
+
+    `as_of` is one timestamp for all purchases, or one per purchase (a Series aligned with `ordered_at`).
+    """
     age_days = (as_of - ordered_at).dt.total_seconds().to_numpy() / 86_400.0
     return np.power(0.5, np.clip(age_days, 0.0, None) / half_life_days)
 
 
-def empty_recommendations() -> pd.DataFrame:
+def _empty_ranking(owner_column: str, item_column: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "customer_id": pd.Series([], dtype=object),
-            "product_id": pd.Series([], dtype=object),
+            owner_column: pd.Series([], dtype=object),
+            item_column: pd.Series([], dtype=object),
             "rank": pd.Series([], dtype=np.int64),
             "score": pd.Series([], dtype=np.float64),
         }
     )
+
+
+def empty_recommendations() -> pd.DataFrame:
+    """No recommendations: the columns `RECOMMENDATION_COLUMNS` with their dtypes, no rows."""
+    return _empty_ranking("customer_id", "product_id")
 
 
 def empty_related() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "product_id": pd.Series([], dtype=object),
-            "related_product_id": pd.Series([], dtype=object),
-            "rank": pd.Series([], dtype=np.int64),
-            "score": pd.Series([], dtype=np.float64),
-        }
-    )
+    """No related products: the columns `RELATED_COLUMNS` with their dtypes, no rows."""
+    return _empty_ranking("product_id", "related_product_id")

@@ -26,7 +26,13 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from storeloop.recsys.interactions import empty_recommendations, empty_related, prepare_history, recency_weights
+from storeloop.recsys.interactions import (
+    basket_keys,
+    empty_recommendations,
+    empty_related,
+    prepare_history,
+    recency_weights,
+)
 from storeloop.recsys.topk import (
     blockwise_sparse_top_k_frame,
     blockwise_top_k_frame,
@@ -649,10 +655,3 @@ class RelatedProductsModel(Recommender):
     def related_products(self, k: int = 5) -> pd.DataFrame:
         self._check_fitted()
         return self._related_from_similarity(self.similarity_, k)
-
-
-def basket_keys(lines: pd.DataFrame) -> np.ndarray:
-    """One key per line identifying its order: `order_id`, else customer and timestamp."""
-    if "order_id" in lines.columns and lines["order_id"].notna().all():
-        return lines["order_id"].astype(str).to_numpy()
-    return (lines["customer_id"].astype(str) + "@" + pd.to_datetime(lines["ordered_at"], utc=True).astype(str)).to_numpy()

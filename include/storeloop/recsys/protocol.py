@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from storeloop.recsys.evaluate import METRIC_COLUMNS, per_customer_metrics, relevant_items, summarise
-from storeloop.recsys.models import basket_keys
+from storeloop.recsys.interactions import basket_keys
 from storeloop.recsys.split import TimeSplit
 
 RecommendFn = Callable[[pd.DataFrame, int], pd.DataFrame]
