@@ -35,7 +35,10 @@ def _probe() -> dict:
     return json.loads(line[5:])
 
 
-def test_shopify_connection_type_and_links_plugin():
+def test_shopify_connection_type_and_links_plugin(monkeypatch):
+    # the links come from the stack's settings, which the process environment overrides: an MLFLOW_TRACKING_URI left
+    # behind by an earlier test in this process (mlflow.set_tracking_uri sets it) must not stand in for the stack's
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     probe = _probe()
     assert probe["hook"] == "storeloop.orchestration.shopify_hook.ShopifyHook"
     assert probe["hook_name"] == "Shopify Admin API"
