@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_dbt_features import planted_duplicate_in_a_load, warehouse  # noqa: F401  (fixture)
-from test_dbt_project import DBT_PROJECT_DIR, REPO_ROOT, Warehouse, dbt_executable, seed_store
+from support.dbt_store import planted_duplicate_in_a_load, seed_store
+from support.dbt_warehouse import DBT_PROJECT_DIR, REPO_ROOT, Warehouse, dbt_executable
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def airflow_env(tmp_path: Path, wh: Warehouse, project: Path) -> dict[str, str]:
 
 @pytest.mark.timeout(900)
 def test_a_planted_duplicate_order_fails_the_dag_before_the_features_asset(
-    warehouse: Warehouse,  # noqa: F811
+    warehouse: Warehouse,
     tmp_path: Path,
 ) -> None:
     seed_store(warehouse.dsn_params, extra_rows=planted_duplicate_in_a_load())

@@ -1,6 +1,6 @@
-"""The feature store on the hand-made store of test_dbt_project plus CSV-export rows: API/CSV unification, the
-point-in-time cutoff, incremental fct_order_lines == full refresh, and the quality gate (planted defects fail the
-build and nothing downstream of them runs).
+"""The feature store on the hand-made store of tests/support/dbt_store.py plus CSV-export rows: API/CSV
+unification, the point-in-time cutoff, incremental fct_order_lines == full refresh, and the quality gate (planted
+defects fail the build and nothing downstream of them runs).
 
 CSV rows are inserted straight into raw_shopify.* in the shape the CSV loader's contract gives them (see
 docs/features.md): `_source = 'csv_export:<file>'`, CSV keys (`csv:product:<handle>`, `csv:order:<name>`, ...),
@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-import psycopg2.extensions
 import pytest
-from test_dbt_project import (
+from support.dbt_store import (
     C_ANN,
     C_BOB,
     LOADED_1,
@@ -29,19 +28,16 @@ from test_dbt_project import (
     P_POSTER,
     P_TEE,
     RUN_1,
-    RawRow,
-    Warehouse,
     customer,
     days_ago,
     gid,
-    insert_raw_rows,
     line,
     order,
+    planted_duplicate_in_a_load,
     product,
-    run_dbt,
-    run_results,
     seed_store,
 )
+from support.dbt_warehouse import RawRow, Warehouse, insert_raw_rows, run_dbt, run_results
 
 from storeloop.warehouse import ingest_state
 from storeloop.warehouse.ingest_state import IngestWindow
@@ -55,14 +51,6 @@ RUN_CSV = "manual__csv_import"
 LOADED_CSV = NOW - timedelta(minutes=30)
 DAN = "email:dan@example.com"
 EVE = "email:eve@example.com"
-
-
-@pytest.fixture
-def warehouse(warehouse_db: str) -> Warehouse:
-    params = psycopg2.extensions.parse_dsn(warehouse_db)
-    return Warehouse({"host": params.get("host", "127.0.0.1"), "port": params.get("port", "5432"),
-                      "user": params.get("user", "postgres"), "password": params.get("password", ""),
-                      "dbname": params["dbname"]})
 
 
 def insert(warehouse: Warehouse, rows: list[RawRow]) -> None:
@@ -520,12 +508,6 @@ def test_feature_tables_from_the_incremental_state_equal_their_full_sql(warehous
 # ---------------------------------------------------------------------------------------------------------------
 # Quality gate: planted defects fail the build and nothing downstream of them is built
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def planted_duplicate_in_a_load() -> list[RawRow]:
-    """Order 1 written twice by one load (a file ingested twice under one run, a loader bug)."""
-    return [("orders", RUN_1, "api_bulk", LOADED_1,
-             order(O_1, "#1001", C_ANN, days_ago(10), days_ago(10), total_price="44.00"))]
 
 
 def planted_duplicate_under_another_id() -> list[RawRow]:

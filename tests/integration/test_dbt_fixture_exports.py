@@ -11,10 +11,9 @@ import shutil
 from pathlib import Path
 
 import psycopg2
-import psycopg2.extensions
 import pytest
+from support.dbt_warehouse import Warehouse, run_dbt, run_results
 from support.fixture_files import shopify_export
-from test_dbt_project import Warehouse, run_dbt, run_results
 
 from storeloop.warehouse.export_loader import load_csv_export
 
@@ -26,14 +25,6 @@ STORES = {
     "devstore_and_catalogues": ["orders_export_devstore.csv", "products_export_catalogue.csv",
                                 "products_export_2021_format.csv"],
 }
-
-
-@pytest.fixture
-def warehouse(warehouse_db: str) -> Warehouse:
-    params = psycopg2.extensions.parse_dsn(warehouse_db)
-    return Warehouse({"host": params.get("host", "127.0.0.1"), "port": params.get("port", "5432"),
-                      "user": params.get("user", "postgres"), "password": params.get("password", ""),
-                      "dbname": params["dbname"]})
 
 
 def _load_exports(warehouse: Warehouse, tmp_path: Path, names: list[str]) -> int:
