@@ -6,6 +6,7 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
+import psycopg2
 import pytest
 
 from storeloop.monitoring.drift import ColumnDrift, DriftSummary
@@ -15,7 +16,6 @@ from storeloop.warehouse.monitoring_tables import write_drift_result
 
 pytestmark = pytest.mark.integration
 
-psycopg2 = pytest.importorskip("psycopg2")
 ADMIN_URL = os.environ.get("STORELOOP_TEST_PG_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 
 

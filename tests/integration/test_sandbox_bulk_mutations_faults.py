@@ -199,15 +199,12 @@ def test_bulk_mutation_of_20000_metafields(client, owners):
     n = 20_000
     lines = [mf_line(owners[i % len(owners)], f"bulk_{i // len(owners)}", f"value {i}") for i in range(n)]
     before = len(client.sandbox("GET", "/_sandbox/metafields").json())
-    started = time.monotonic()
     op = client.run_mutation(lines)
-    done = client.wait(op["id"], timeout=60)
-    elapsed = time.monotonic() - started
+    done = client.wait(op["id"], timeout=60)  # a hang fails here; its speed is bench/bench_metafield_writes.py's
     assert done["status"] == "COMPLETED", done
     assert done["type"] == "MUTATION" and done["errorCode"] is None and done["partialDataUrl"] is None
     assert done["objectCount"] == str(n) and int(done["fileSize"]) > 0 and done["completedAt"]
     assert "metafieldsSet" in done["query"]
-    assert elapsed < 30, f"20k-line bulk mutation took {elapsed:.1f}s"
     result = client.jsonl(done["url"])
     assert len(result) == n
     assert [r["__lineNumber"] for r in result] == list(range(n))

@@ -34,11 +34,6 @@ def _client(base_url, session=None):
     return ShopifyClient(ShopifyConfig(base_url, TOKEN), session=session or CountingSession(), backoff_s=0.05)
 
 
-def _supports(base_url, path) -> bool:
-    r = requests.delete(f"{base_url}{path}", timeout=5)
-    return r.status_code < 400
-
-
 def _extract(base_url, out_dir, session):
     client = _client(base_url, session)
     digests, counts = {}, {}
@@ -145,8 +140,6 @@ def test_bulk_mutation_writes_metafields(emulator, tmp_path):
 
 
 def test_extraction_is_exact_under_injected_faults(emulator, tmp_path):
-    if not _supports(emulator, "/_sandbox/faults"):
-        pytest.xfail("the emulator has no /_sandbox/faults yet")
     clean_dir, faulty_dir = tmp_path / "clean", tmp_path / "faulty"
     clean_dir.mkdir(), faulty_dir.mkdir()
     clean, _, _ = _extract(emulator, clean_dir, CountingSession())
@@ -164,8 +157,6 @@ def test_extraction_is_exact_under_injected_faults(emulator, tmp_path):
 
 
 def test_bulk_metafield_write_survives_faults(emulator, tmp_path):
-    if not _supports(emulator, "/_sandbox/faults"):
-        pytest.xfail("the emulator has no /_sandbox/faults yet")
     products = _product_ids(emulator, 40)
     inputs = _inputs(products, 5, "storeloop_faulty", value=lambda i: str(i * 7))
     requests.post(f"{emulator}/_sandbox/faults", json={"error_rate": 0.1, "fail_next_bulk": 1, "seed": 3},
