@@ -122,6 +122,7 @@ class Recommender(ABC):
     fitted_attribute: ClassVar[str] = "products_"
 
     products_: np.ndarray  # fitted product ids, sorted; the columns of every matrix
+    as_of_: pd.Timestamp  # the last purchase in the training data
     popularity_: PopularityRecommender  # tie-breaks and fill-in (the popularity model itself has none)
 
     @abstractmethod
@@ -174,10 +175,11 @@ class Recommender(ABC):
         return self.popularity_.scores_
 
     def recommend(self, history: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-        customers = self._customer_history(history)
-        if customers is None:
+        """Top `k` products for every customer in `history`: `customer_id, product_id, rank, score`."""
+        to_score = self._customer_history(history)
+        if to_score is None:
             return empty_recommendations()
-        hist = self._history(customers)
+        hist = self._history(to_score)
         tiebreak = self._tiebreak()
         if not self.exclude_purchased and self._sparse_scores(hist[:0]) is not None:
 
@@ -187,7 +189,7 @@ class Recommender(ABC):
                 return scores
 
             order = priority_order(tiebreak)
-            return blockwise_sparse_top_k_frame(customers.customers, self.products_, sparse_scores, order, k)
+            return blockwise_sparse_top_k_frame(to_score.customers, self.products_, sparse_scores, order, k)
 
         def dense_scores(start: int, stop: int) -> np.ndarray:
             block = hist[start:stop]
@@ -197,7 +199,7 @@ class Recommender(ABC):
             return primary
 
         return blockwise_top_k_frame(
-            customers.customers, self.products_, dense_scores, tiebreak, k, "customer_id", "product_id"
+            to_score.customers, self.products_, dense_scores, tiebreak, k, "customer_id", "product_id"
         )
 
     def _related_from_similarity(self, similarity: sp.csr_matrix | np.ndarray, k: int) -> pd.DataFrame:
@@ -249,14 +251,14 @@ class PopularityRecommender(Recommender):
         """The global top `k` for every customer (without their own products when `exclude_purchased`)."""
         if self.exclude_purchased:
             return super().recommend(history, k)
-        customers = self._customer_history(history)
-        if customers is None:
+        to_score = self._customer_history(history)
+        if to_score is None:
             return empty_recommendations()
-        n = len(customers.customers)
+        n = len(to_score.customers)
         top = self.ranking_[:k]
         idx = np.tile(top, (n, 1))
         values = np.tile(self.scores_[top], (n, 1))
-        return top_k_frame(customers.customers, self.products_, idx, values, "customer_id", "product_id")
+        return top_k_frame(to_score.customers, self.products_, idx, values, "customer_id", "product_id")
 
     def related_products(self, k: int = 5) -> pd.DataFrame:
         """For every product: the global top list without the product itself."""
