@@ -47,7 +47,8 @@ for p in (ROOT, ROOT / "include"):
         sys.path.insert(0, str(p))
 
 from sandbox.store_simulator import StoreData, advance, country_codes, simulate_store  # noqa: E402
-from storeloop.warehouse.raw_schema import BATCHES_TABLE, RAW_TABLES, create_raw_schema_sql  # noqa: E402
+from storeloop.warehouse.migrations import migrate  # noqa: E402
+from storeloop.warehouse.raw_schema import BATCHES_TABLE, RAW_TABLES  # noqa: E402
 
 DBT_PROJECT = ROOT / "dbt_project"
 BENCH_DB = "storeloop_bench_dbt"
@@ -255,9 +256,7 @@ def main() -> None:
         store = simulate_store(seed=opts.seed, size=opts.size, end=today - timedelta(days=2))
         rows.append(("simulate store", time.perf_counter() - t0, "", str(store.counts())))
 
-        with conn.cursor() as cur:
-            cur.execute(create_raw_schema_sql())
-        conn.commit()
+        migrate(conn)
         t0 = time.perf_counter()
         frames = raw_frames(store, store.orders, store.line_items, store.customers, store.products, store.variants)
         # the backfill, two nights ago

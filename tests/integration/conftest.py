@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from support.dbt_warehouse import Warehouse, warehouse_from_url
 
@@ -10,3 +14,20 @@ from support.dbt_warehouse import Warehouse, warehouse_from_url
 def warehouse(warehouse_db: str) -> Warehouse:
     """A fresh, empty database (tests/conftest.py's `warehouse_db`, dropped afterwards) as a `Warehouse` for dbt."""
     return warehouse_from_url(warehouse_db)
+
+
+@pytest.fixture(scope="module")
+def mlflow_workspace(tmp_path_factory) -> Iterator[Path]:
+    """A folder for a file-backed MLflow (`sqlite:///<folder>/mlflow.db`, artifacts beside it), no server.
+
+    MLflow writes lock files to the temp dir: they are kept in the folder. `mlflow.set_tracking_uri` also exports
+    MLFLOW_TRACKING_URI to the process environment; it is restored when the module ends, so that no later test
+    (an Airflow one reading the stack's links, say) inherits this module's sqlite URI."""
+    root = tmp_path_factory.mktemp("mlflow")
+    tmp = root / "tmp"
+    tmp.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TMPDIR", str(tmp))
+        mp.setattr(tempfile, "tempdir", str(tmp))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+        yield root

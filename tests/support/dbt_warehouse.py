@@ -22,7 +22,8 @@ import psycopg2.extensions
 import psycopg2.extras
 import pytest
 
-from storeloop.warehouse.raw_schema import RAW_TABLES, create_raw_schema_sql
+from storeloop.warehouse.migrations import migrate
+from storeloop.warehouse.raw_schema import RAW_TABLES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -61,9 +62,8 @@ class Warehouse:
 
 
 def create_raw_schema(conn: psycopg2.extensions.connection) -> None:
-    with conn.cursor() as cur:
-        cur.execute(create_raw_schema_sql())
     conn.commit()
+    migrate(conn)
 
 
 def insert_raw_rows(conn: psycopg2.extensions.connection, rows: list[RawRow]) -> None:

@@ -25,3 +25,14 @@ def _named_paths(doc: str) -> list[str]:
 def test_every_path_a_doc_names_exists(doc):
     missing = [p for p in _named_paths(doc) if not any((base / p).exists() for base in BASES)]
     assert not missing, f"{doc} names paths that do not exist: {missing}"
+
+
+def test_the_readme_asks_for_exactly_the_scopes_the_client_names():
+    from storeloop.shopify.client import ADMIN_API_SCOPES, HISTORY_SCOPE
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Pointing Storeloop at a real store"):]
+    section = section[:section.index("\n## ", 1)]
+    named = set(re.findall(r"`((?:read|write)_[a-z_]+)`", section))
+    assert named == {*ADMIN_API_SCOPES, HISTORY_SCOPE}, (
+        "README's scopes and storeloop.shopify.client.ADMIN_API_SCOPES differ: update one to match the other")

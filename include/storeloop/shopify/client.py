@@ -24,6 +24,12 @@ RETRYABLE_STATUS = {429, 500, 502, 503, 504, 520, 522, 524}
 RETRYABLE_ERROR_CODES = ("THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE")
 MAX_BACKOFF_S = 60.0
 
+# The Admin API access scopes Storeloop's app needs: reading the three resources, and writing product and customer
+# metafields. `read_all_orders` is needed as well for orders older than 60 days. The README's "Pointing Storeloop at
+# a real store" lists the same (tests/unit/test_docs_match_code.py checks it).
+ADMIN_API_SCOPES = ("read_products", "read_customers", "read_orders", "write_products", "write_customers")
+HISTORY_SCOPE = "read_all_orders"
+
 
 class ShopifyClient:
     def __init__(self, config: ShopifyConfig, *, max_attempts: int = 6, backoff_s: float = 0.5,
@@ -132,8 +138,7 @@ class ShopifyClient:
             return (f"Shopify rejected the access token (HTTP 401: {detail}). Check the password of the `shopify` "
                     "connection: it must be the store's Admin API access token (shpat_...).")
         return (f"Shopify refused the request (HTTP 403: {detail}). The app lacks an access scope: Storeloop needs "
-                "read_products, read_customers, read_orders (read_all_orders for history older than 60 days) and "
-                "write_products, write_customers for metafields.")
+                f"{', '.join(ADMIN_API_SCOPES)} (and {HISTORY_SCOPE} for orders older than 60 days).")
 
 
 def _json_or_none(resp: requests.Response) -> Any:

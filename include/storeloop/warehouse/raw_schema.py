@@ -112,12 +112,3 @@ QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine"
 # One row per committed batch (run, resource, source): what it asked for and loaded. See ingest_state.py.
 BATCHES_TABLE = f"{RAW_SCHEMA}._ingest_batches"
 
-
-def create_raw_schema_sql() -> str:
-    """The SQL of migration 0001 (idempotent: `if not exists` throughout), for code that builds the raw schema in a
-    throwaway database by hand. Prefer `storeloop.warehouse.migrations.migrate(conn)`, which also records the
-    version; this exists so that its remaining callers (the dbt tests' warehouse builder in tests/support/,
-    bench/bench_dbt_build.py) keep working until they call `migrate`."""
-    from storeloop.warehouse.migrations import available
-
-    return available()[0].sql

@@ -1,6 +1,5 @@
 """train_and_register / load_champion against a file-backed MLflow (sqlite, no server)."""
 
-import tempfile
 from pathlib import Path
 
 import mlflow
@@ -17,15 +16,8 @@ MODEL_NAME = "storeloop_recommender_test"
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow")
-    tmp = root / "tmp"
-    tmp.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        # MLflow writes lock files to the temp dir: keep them in the test's folder
-        mp.setenv("TMPDIR", str(tmp))
-        mp.setattr(tempfile, "tempdir", str(tmp))
-        yield root
+def workspace(mlflow_workspace):
+    return mlflow_workspace
 
 
 @pytest.fixture(scope="module")
