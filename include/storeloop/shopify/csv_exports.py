@@ -13,9 +13,14 @@ So records in = loaded + quarantined, always.
   into the product's record under `"images"` and counted as loaded (merged). A handle group is buffered until it ends.
 - `customers_export*.csv`: current header (with `Customer ID`) and legacy header (without: the id comes from the email).
 
-A file that is not what it claims (empty, not UTF-8, truncated or corrupt gzip, missing required columns) raises
-`ExportFileError` naming the file and what is wrong; the whole file is checked before the first record is yielded, so a
-bad file never yields a partial set of records.
+Required columns are only those without which a record means nothing: orders `Name`, `Created at`, `Lineitem quantity`
+and `Lineitem sku` or `Lineitem name`; products `Handle` and `Title`; customers `Email` or `Customer ID`. Any other
+column may be absent (merchants trim exports in spreadsheets): its typed value is None, never zero or "", and `_record`
+holds the columns the row had. An export without `Email` gives anonymous orders (email None).
+
+A file that is not what it claims (empty, not UTF-8, truncated or corrupt gzip, a required column missing, slash dates
+that mix or cannot tell day-first from month-first) raises `ExportFileError` naming the file and what is wrong; the
+whole file is checked before the first record is yielded, so a bad file never yields a partial set of records.
 
 Decisions (the loader and dbt rely on them):
 - `record` (the JSONB `_record`) is the CSV row as `{header: value}` with every column, values verbatim as strings:
@@ -26,12 +31,20 @@ Decisions (the loader and dbt rely on them):
   `csv:` ids (`csv:order:<Name>`, `csv:line:<order id>:<n>`, `csv:product:<handle>`, `csv:variant:<handle>:<n>`,
   `csv:customer:<email>`). `n` counts every line item / variant record of the group in file order, quarantined ones
   included, so fixing one bad row does not renumber the others.
-- Timestamps (`2025-12-06 10:37:33 -0500`, ISO 8601 accepted too) become ISO 8601 strings with their offset; a
-  timestamp without an offset is quarantined (timestamptz would read it in the session's zone).
-- The first record of an order is the one carrying any of Financial Status, Currency, Total or Id; a new Name without
-  them is a line item whose order is missing: quarantined, with the rest of that order. The first row of a handle
-  must have a Title. When an order's / handle's first record is quarantined, so are its other records (their reason
-  points at the first record's line).
+- Timestamps become ISO 8601 strings with their offset. Accepted: Shopify's `2025-12-06 10:37:33 -0500`, ISO 8601
+  (`T` or space, `Z` or `+05:30` / `+0530`, fractions), and what a spreadsheet saves: `2025-12-06 10:37`,
+  `2025-12-06`, `06/12/2025 10:37[:33]`, `6/12/2025`, one- or two-digit hours, an optional AM/PM. A time without an
+  offset is read in the shop's zone, `read_export(..., timezone=)` (the loader passes `STORELOOP_SHOP_TIMEZONE`,
+  default UTC); a date alone is midnight there; a wall time repeated when clocks go back reads as the first one.
+- Slash dates are day-first or month-first per file, told from the file's own values over every date column read
+  (Created at, Paid at, Cancelled at): a first part over 12 proves day-first, a second part over 12 month-first. Both
+  proven, or neither while some value reads both ways (`06/12/2025`), is an ExportFileError naming example values;
+  dates whose day equals their month read the same either way.
+- The first record of an order is the one carrying any of Financial Status, Currency, Total or Id (those of them the
+  header has); a new Name without them is a line item whose order is missing: quarantined, with the rest of that
+  order. When the header has none of those columns, the first record of each new Name is its order's first record.
+  The first row of a handle must have a Title. When an order's / handle's first record is quarantined, so are its
+  other records (their reason points at the first record's line).
 - Non-variant continuation rows of a handle (image rows) are kept in the product's record as `"images"`: a list of
   `{"line_no": n, <each non-empty column but Handle>}`; the product record always has the key (maybe `[]`).
 - A record whose field count differs from the header's is quarantined. An order / handle whose rows are not contiguous
@@ -51,7 +64,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
@@ -65,25 +78,40 @@ class ExportFileError(ValueError):
 
 EXPORT_KINDS = ("orders", "products", "customers")
 
-REQUIRED_HEADERS: dict[str, tuple[str, ...]] = {
-    "orders": ("Name", "Email", "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price", "Total",
-               "Currency", "Financial Status"),
-    "products": ("Handle", "Title", "Variant Price"),
-    "customers": ("Email",),
+# the columns without which a record means nothing; each entry is met by any one of its names
+REQUIRED_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "orders": (("Name",), ("Created at",), ("Lineitem quantity",), ("Lineitem sku", "Lineitem name")),
+    "products": (("Handle",), ("Title",)),
+    "customers": (("Email", "Customer ID"),),
 }
-# customers: besides Email, at least one of these (current header: Customer ID; legacy header: First Name)
-_CUSTOMERS_ONE_OF = ("Customer ID", "First Name")
+# the typed date columns of each kind (their slash dates tell the file's day / month order)
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("Created at", "Paid at", "Cancelled at"),
+    "products": (),
+    "customers": (),
+}
 
 # orders: a record carrying any of these is the first record of its order
 _ORDER_FIELDS = ("Financial Status", "Currency", "Total", "Id")
 _VARIANT_FIELDS = ("Variant SKU", "Variant Price", "Option1 Value")
 _OPTION_VALUES = ("Option1 Value", "Option2 Value", "Option3 Value")
+# every column a typed row reads: a repeated one would make the row ambiguous
+_READ_COLUMNS = frozenset({
+    "Name", "Email", "Created at", "Paid at", "Cancelled at", "Lineitem quantity", "Lineitem name", "Lineitem price",
+    "Lineitem sku", *_ORDER_FIELDS, "Handle", "Title", "Type", "Vendor", "Status", *_VARIANT_FIELDS, *_OPTION_VALUES,
+    "Customer ID"})
 
 _KIND_PATTERN = re.compile(r"^(orders|products|customers)_export[^/\\]*\.csv(\.gz)?$", re.IGNORECASE)
 _GZIP_MAGIC = b"\x1f\x8b"
 _FIELD_SIZE_LIMIT = 64 * 1024 * 1024  # Body (HTML) can embed images; the csv module's default limit is 128 KiB
 _CHUNK = 1 << 20
 _SHOPIFY_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{2})(\d{2})")
+# a clock time after a date: [ T]H:MM[:SS[.fraction]] [AM|PM] [Z|+HH[:MM]]
+_CLOCK = (r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?"
+          r"(?:\s*(?P<ampm>[AaPp]\.?[Mm]\.?))?(?:\s*(?P<offset>Z|[+-]\d{2}(?::?\d{2})?))?)?")
+_DASH_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})" + _CLOCK)
+_SLASH_DATE = re.compile(r"(?P<part1>\d{1,2})/(?P<part2>\d{1,2})/(?P<year>\d{4})" + _CLOCK)
+_EXAMPLES = 3  # ambiguous dates an error message shows
 
 
 @dataclass(frozen=True)
@@ -110,9 +138,13 @@ def export_kind(filename: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def read_export(path: Path | str, kind: str | None = None) -> Iterator[ExportRecord]:
-    """Check the whole file (raises ExportFileError now), then stream its records in file order."""
+def read_export(path: Path | str, kind: str | None = None, *, timezone: tzinfo = UTC) -> Iterator[ExportRecord]:
+    """Check the whole file (raises ExportFileError now), then stream its records in file order.
+
+    `timezone` (e.g. `zoneinfo.ZoneInfo("Europe/Paris")`) is the shop's zone: times without an offset are read in it."""
     path = Path(path)
+    if not isinstance(timezone, tzinfo):
+        raise TypeError(f"timezone must be a tzinfo such as zoneinfo.ZoneInfo('Europe/Paris'), not {timezone!r}")
     if kind is None:
         kind = export_kind(path.name)
         if kind is None:
@@ -130,7 +162,8 @@ def read_export(path: Path | str, kind: str | None = None) -> Iterator[ExportRec
     header = _check_header(path, kind, first_line)
     if csv.field_size_limit() < _FIELD_SIZE_LIMIT:
         csv.field_size_limit(_FIELD_SIZE_LIMIT)
-    return _stream(path, kind, header)
+    dates = _Dates(timezone, _slash_date_order(path, header, DATE_COLUMNS[kind]))
+    return _stream(path, kind, header, dates)
 
 
 # ---------------------------------------------------------------------------------------------------------- the file
@@ -197,21 +230,18 @@ def _check_header(path: Path, kind: str, fields: list[str]) -> list[str]:
     if not any(header):
         raise ExportFileError(f"{path}: the first line is not a header (it is empty)")
     present = set(header)
-    missing = [h for h in REQUIRED_HEADERS[kind] if h not in present]
-    if kind == "customers" and not present.intersection(_CUSTOMERS_ONE_OF):
-        missing.append(" or ".join(_CUSTOMERS_ONE_OF))
+    required = REQUIRED_COLUMNS[kind]
+    missing = [names for names in required if not present.intersection(names)]
     if missing:
         shown = ", ".join(header[:8]) + (", ..." if len(header) > 8 else "")
         raise ExportFileError(
-            f"{path}: not a Shopify {kind} export: missing column(s) {', '.join(repr(m) for m in missing)} "
-            f"(the header has {len(header)} columns: {shown})")
+            f"{path}: not a Shopify {kind} export: missing column(s) {_all_of(missing)}; a Shopify {kind} export "
+            f"needs {_all_of(required)} (the header has {len(header)} columns: {shown})")
     # a repeated column name: the mapping would be ambiguous for a column we read; otherwise keep both in the record
-    used = set(REQUIRED_HEADERS[kind]) | set(_CUSTOMERS_ONE_OF) | set(_ORDER_FIELDS) | set(_VARIANT_FIELDS) | set(
-        _OPTION_VALUES) | {"Paid at", "Cancelled at", "Lineitem sku", "Type", "Vendor", "Status"}
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         if name in seen:
-            if name in used:
+            if name in _READ_COLUMNS:
                 raise ExportFileError(f"{path}: column {name!r} appears twice in the header (columns "
                                       f"{seen[name] + 1} and {i + 1})")
             n = 2
@@ -221,6 +251,12 @@ def _check_header(path: Path, kind: str, fields: list[str]) -> list[str]:
             present.add(header[i])
         seen[name] = i
     return header
+
+
+def _all_of(groups) -> str:
+    """(("Name",), ("Lineitem sku", "Lineitem name")) → "'Name' and 'Lineitem sku' or 'Lineitem name'"."""
+    shown = [" or ".join(repr(n) for n in names) for names in groups]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 # ------------------------------------------------------------------------------------------------------- the records
@@ -298,10 +334,10 @@ def _csv_records(path: Path, header: list[str]) -> Iterator[_CsvRecord]:
         raise _gzip_error(path, exc) from exc
 
 
-def _stream(path: Path, kind: str, header: list[str]) -> Iterator[ExportRecord]:
+def _stream(path: Path, kind: str, header: list[str], dates: _Dates) -> Iterator[ExportRecord]:
     records = _csv_records(path, header)
     if kind == "orders":
-        yield from _orders(records)
+        yield from _orders(records, header, dates)
     elif kind == "products":
         yield from _products(records)
     else:
@@ -310,6 +346,89 @@ def _stream(path: Path, kind: str, header: list[str]) -> Iterator[ExportRecord]:
 
 def _quarantine(rec: _CsvRecord, reason: str) -> ExportRecord:
     return ExportRecord(rec.line_no, (), reason, rec.raw)
+
+
+# ---------------------------------------------------------------------------------------------------------- dates
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """How one file's timestamps read."""
+
+    zone: tzinfo  # the shop's zone, for times without an offset
+    day_first: bool | None  # slash dates: dd/mm (True) or mm/dd (False); None: no date of the file needs it
+
+
+def _slash_date_order(path: Path, header: list[str], columns: tuple[str, ...]) -> bool | None:
+    """Day-first (True) or month-first (False), told from the file's own slash dates; None when no date needs it.
+
+    A slash date whose first part is over 12 proves day-first, one whose second part is over 12 month-first. Both
+    proven, or neither while a date reads both ways (06/12/2025), raises ExportFileError. One streaming pass."""
+    columns = tuple(c for c in columns if c in header)
+    if not columns:
+        return None
+    proof: dict[bool, str] = {}  # day_first → the first value that proves it, with its line
+    ambiguous: list[str] = []
+    for rec in _csv_records(path, header):
+        if rec.values is None:  # quarantined whatever its dates say
+            continue
+        for column in columns:
+            match = _SLASH_DATE.fullmatch(rec.values[column].strip())
+            if match is None:
+                continue
+            first, second = int(match["part1"]), int(match["part2"])
+            shown = f"{column}={match[0]!r} (line {rec.line_no})"
+            if 12 < first <= 31 and 1 <= second <= 12:
+                proof.setdefault(True, shown)
+            elif 12 < second <= 31 and 1 <= first <= 12:
+                proof.setdefault(False, shown)
+            elif first != second and 1 <= first <= 12 and 1 <= second <= 12 and len(ambiguous) < _EXAMPLES:
+                ambiguous.append(shown)
+        if len(proof) == 2:
+            raise ExportFileError(
+                f"{path}: mixes day-first and month-first dates: {proof[True]} is day/month/year, {proof[False]} "
+                "month/day/year; re-export it from Shopify, or save its dates as YYYY-MM-DD")
+    if proof:
+        return next(iter(proof))
+    if ambiguous:
+        raise ExportFileError(
+            f"{path}: cannot tell whether its dates are day-first (dd/mm/yyyy) or month-first (mm/dd/yyyy): none has "
+            f"a day over 12, and some read both ways: {', '.join(ambiguous)}; re-export it from Shopify, or save its "
+            "dates as YYYY-MM-DD")
+    return None
+
+
+def _moment(value: str, dates: _Dates) -> datetime:
+    """The instant `value` names (ValueError if it is none): see the module docstring for the accepted forms."""
+    shopify = _SHOPIFY_TIMESTAMP.fullmatch(value)  # what the admin writes: the fast path
+    if shopify:
+        return datetime.fromisoformat(f"{shopify[1]}T{shopify[2]}{shopify[3]}:{shopify[4]}")
+    if match := _DASH_DATE.fullmatch(value):
+        month, day = int(match["month"]), int(match["day"])
+    elif match := _SLASH_DATE.fullmatch(value):
+        first, second = int(match["part1"]), int(match["part2"])
+        if dates.day_first is None and first != second:
+            raise ValueError("day-first or month-first cannot be told")
+        month, day = (second, first) if dates.day_first else (first, second)
+    else:
+        raise ValueError("not a date form this reader knows")
+    hour = int(match["hour"] or 0)
+    if match["ampm"]:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"hour {hour} with {match['ampm']}")
+        hour = hour % 12 + (12 if match["ampm"][0] in "Pp" else 0)
+    moment = datetime(int(match["year"]), month, day, hour, int(match["minute"] or 0), int(match["second"] or 0),
+                      int((match["fraction"] or "0")[:6].ljust(6, "0")))
+    return moment.replace(tzinfo=_offset(match["offset"]) if match["offset"] else dates.zone)
+
+
+def _offset(text: str) -> tzinfo:
+    """`Z`, `+05`, `+0530` or `+05:30` as a fixed offset."""
+    if text == "Z":
+        return UTC
+    digits = text[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+    return timezone(timedelta(minutes=-minutes if text[0] == "-" else minutes))
 
 
 # ------------------------------------------------------------------------------------------------------ field parsing
@@ -342,21 +461,17 @@ def _quantity(values: dict[str, str], column: str) -> int:
     return int(value)
 
 
-def _timestamp(values: dict[str, str], column: str, required: bool = False) -> str | None:
+def _timestamp(values: dict[str, str], column: str, dates: _Dates, required: bool = False) -> str | None:
     value = values.get(column, "").strip()
     if not value:
         if required:
             raise MalformedRecord(f"{column} is empty")
         return None
-    shopify = _SHOPIFY_TIMESTAMP.fullmatch(value)  # what the admin writes; strptime would be 10x slower
-    iso = f"{shopify[1]}T{shopify[2]}{shopify[3]}:{shopify[4]}" if shopify else value.replace("Z", "+00:00")
     try:
-        moment = datetime.fromisoformat(iso)
+        return _moment(value, dates).isoformat()
     except ValueError as exc:
-        raise MalformedRecord(f"{column}={value!r} is not a timestamp like '2025-12-06 10:37:33 -0500'") from exc
-    if moment.tzinfo is None:
-        raise MalformedRecord(f"{column}={value!r} has no UTC offset")
-    return moment.isoformat()
+        raise MalformedRecord(f"{column}={value!r} is not a timestamp like '2025-12-06 10:37:33 -0500' or "
+                              f"'2025-12-06' ({exc})") from exc
 
 
 def _numeric_id(values: dict[str, str], column: str) -> str | None:
@@ -370,11 +485,11 @@ def _numeric_id(values: dict[str, str], column: str) -> str | None:
 
 # ---------------------------------------------------------------------------------------------------------- orders
 
-def _order_row(values: dict[str, str], order_id: str, name: str) -> tuple:
+def _order_row(values: dict[str, str], order_id: str, name: str, dates: _Dates) -> tuple:
     email = _text(values, "Email")
     return (order_id, name, None, email.lower() if email else None,
-            _timestamp(values, "Created at", required=True), _timestamp(values, "Paid at"), None,
-            _timestamp(values, "Cancelled at"),
+            _timestamp(values, "Created at", dates, required=True), _timestamp(values, "Paid at", dates), None,
+            _timestamp(values, "Cancelled at", dates),
             (_text(values, "Financial Status") or "").upper() or None, _text(values, "Currency"),
             _money(values, "Total"))
 
@@ -393,7 +508,8 @@ class _Order:
     n: int = 1
 
 
-def _orders(records: Iterator[_CsvRecord]) -> Iterator[ExportRecord]:
+def _orders(records: Iterator[_CsvRecord], header: list[str], dates: _Dates) -> Iterator[ExportRecord]:
+    order_fields = [c for c in _ORDER_FIELDS if c in header]  # none: every new Name starts its order
     current: _Order | None = None
     seen: dict[str, int] = {}  # order name → line of its first record
     for rec in records:
@@ -425,16 +541,16 @@ def _orders(records: Iterator[_CsvRecord]) -> Iterator[ExportRecord]:
             yield _quarantine(rec, reason)
             continue
         seen[name] = rec.line_no
-        if not any(values.get(c, "").strip() for c in _ORDER_FIELDS):
-            reason = (f"order {name} has no first record (Financial Status, Currency and Total are empty at line "
-                      f"{rec.line_no}): a line item without its order")
+        if order_fields and not any(values[c].strip() for c in order_fields):
+            reason = (f"order {name} has no first record ({', '.join(order_fields)} empty at line {rec.line_no}): "
+                      "a line item without its order")
             current = _Order(name, rec.line_no, None, reason)
             yield _quarantine(rec, reason)
             continue
         try:
             shopify_id = _numeric_id(values, "Id")
             order_id = f"gid://shopify/Order/{shopify_id}" if shopify_id else f"csv:order:{name}"
-            order = _order_row(values, order_id, name)
+            order = _order_row(values, order_id, name, dates)
             line = _line_row(values, order_id, 1)
         except MalformedRecord as exc:
             current = _Order(name, rec.line_no, None,
