@@ -1,6 +1,8 @@
 """shopify_ingest: pull products, customers and orders (with line items) from the Shopify Admin API with bulk
 queries, incrementally by `updated_at` watermark; ingest the Shopify admin CSV exports dropped into
-`<landing>/exports/`; land every file unchanged; load them into raw_shopify.*; emit the raw_shopify Asset.
+`<landing>/exports/`; land every file unchanged; load them into raw_shopify.*; emit the raw_shopify Asset. An export
+that cannot be ingested is moved to `<landing>/exports/rejected/` with its reason, alerted once in Slack and named in
+the Asset event's `rejected`; the other files load.
 
 Params: `full_refresh` re-pulls every record; `updated_from`/`updated_to` pull a window of `updated_at` (a backfill;
 never moves the watermark). `airflow backfill create --dag-id shopify_ingest --from-date … --to-date …` pulls one day
@@ -57,24 +59,25 @@ def shopify_ingest():
 
     @task
     def ingest_exports() -> list[dict]:
+        """Loaded files' reports, then the files set aside in <landing>/exports/rejected/ (one Slack alert each)."""
         from airflow.exceptions import AirflowSkipException
 
+        from storeloop.orchestration.callbacks import notify_rejected_exports
         from storeloop.orchestration.ingest import enabled_sources, ingest_exports
 
         if "exports" not in enabled_sources():
             raise AirflowSkipException("STORELOOP_INGEST_SOURCES does not include exports")
-        return ingest_exports(get_current_context()["run_id"])
+        context = get_current_context()
+        return ingest_exports(context["run_id"], on_reject=lambda rejected: notify_rejected_exports([rejected], context))
 
     @task(outlets=[RAW_SHOPIFY], trigger_rule="none_failed")
     def publish_raw_asset(products: dict | None, customers: dict | None, orders: dict | None,
                           exports: list[dict] | None) -> dict:
-        from storeloop.orchestration.ingest import current_watermarks, summarize
+        from storeloop.orchestration.ingest import current_watermarks, require_something_ingested, summarize
 
         context = get_current_context()
         reports = [r for r in (products, customers, orders) if r] + list(exports or [])
-        if not reports:
-            raise RuntimeError("Nothing was ingested: the API pull is disabled and no CSV exports were waiting. Set "
-                               "STORELOOP_INGEST_SOURCES, or drop orders_export*.csv files into <landing>/exports/.")
+        require_something_ingested(reports)
         summary = {**summarize(reports, current_watermarks()), "run_id": context["run_id"]}
         context["outlet_events"][RAW_SHOPIFY].extra = summary
         return summary

@@ -1,19 +1,30 @@
 """shopify_ingest task bodies: bulk query (incremental by updated_at watermark) → landing zone → raw_shopify, and CSV
-exports from <landing>/exports/ → landing partition → raw_shopify. One transaction per batch."""
+exports from <landing>/exports/ → landing partition → raw_shopify. One transaction per batch. An export that cannot be
+ingested is set aside in <landing>/exports/rejected/ and the other files go on (`ingest_exports`)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from storeloop.orchestration import connections
-from storeloop.orchestration.landing import export_files, fetch_export, land_export, land_file
+from storeloop.orchestration.callbacks import redact_urls
+from storeloop.orchestration.landing import (
+    export_files,
+    fetch_export,
+    land_export,
+    land_file,
+    reject_export,
+    rejected_folder,
+    rejection_notes,
+)
 from storeloop.shopify.bulk import run_bulk_query
 from storeloop.shopify.client import ShopifyClient
-from storeloop.shopify.csv_exports import export_kind
+from storeloop.shopify.csv_exports import ExportFileError, export_kind
 from storeloop.shopify.documents import load_document, with_search_query
 from storeloop.warehouse import ingest_state
 from storeloop.warehouse.export_loader import load_csv_export
@@ -128,23 +139,40 @@ def extract_and_load(resource: str, run_id: str, *, full_refresh: bool = False, 
     return _report_dict(report, bulk_operation_id=result.operation_id, landed=str(landed), window=window.as_dict())
 
 
-def ingest_exports(run_id: str) -> list[dict]:
-    """Ingest every Shopify CSV export in <landing>/exports/ that no other run has ingested (by content hash)."""
+def ingest_exports(run_id: str, *, on_reject: Callable[[dict], object] | None = None) -> list[dict]:
+    """Ingest every Shopify CSV export in <landing>/exports/ that no other run has ingested (by content hash).
+
+    Returns one report per loaded file and, after them, one rejection (`is_rejection`) per file this run set aside. A
+    file that is not the export it claims to be (ExportFileError: empty, not UTF-8, corrupt gzip, missing required
+    columns, ...) loads nothing (its batch rolls back), is moved to <landing>/exports/rejected/<name> with
+    <name>.reason.txt beside it, and the run goes on with the other files; `on_reject(rejection)` is called right after
+    the move (the DAG alerts Slack there: once, as the file is gone from exports/ for the next night and for a retry).
+    Every other error fails the task as before: a database error (connection, permission, a value the column type
+    cannot hold), the landing storage failing, a bug. Those are not the file's fault, and setting files aside because
+    of them would empty exports/ into rejected/. A file gone between the listing and the download is skipped.
+    A retry of the run reports again, from their notes and without calling on_reject, the files an earlier attempt of
+    the same run rejected.
+    """
     files = export_files()
     reports: list[dict] = []
+    rejected: list[dict] = []
     unknown = [p.name for p in files if export_kind(p.name) is None]
     if unknown:
         log.warning("ignoring files in the exports folder that are not Shopify exports by name: %s", unknown)
     files = [p for p in files if export_kind(p.name) is not None]
     if not files:
         log.info("no CSV exports waiting in the exports folder")
-        return reports
+        return _with_earlier_rejections(run_id, reports, rejected)
     conn = connections.warehouse().connect()
     try:
         migrate(conn)
         with tempfile.TemporaryDirectory(prefix="storeloop-exports-") as tmp:
             for path in files:
-                local, sha256 = fetch_export(path, Path(tmp))
+                try:
+                    local, sha256 = fetch_export(path, Path(tmp))
+                except FileNotFoundError:
+                    log.warning("%s: gone from the exports folder before it could be read; skipped", path.name)
+                    continue
                 with conn.cursor() as cur:
                     done_by = ingest_state.ingested_by_other_run(cur, sha256, run_id)
                 conn.rollback()
@@ -152,7 +180,14 @@ def ingest_exports(run_id: str) -> list[dict]:
                     log.info("%s: already ingested by run %s (same content); skipped", path.name, done_by)
                     continue
                 landed = land_export(local, run_id)
-                report = load_csv_export(conn, local, run_id=run_id, source_name=str(landed), sha256=sha256)
+                try:
+                    report = load_csv_export(conn, local, run_id=run_id, source_name=str(landed), sha256=sha256)
+                except ExportFileError as exc:  # load_csv_export rolled its batch back: nothing of it is committed
+                    rejection = _reject(path, landed, _file_error(exc, local, path.name), run_id)
+                    rejected.append(rejection)
+                    if on_reject is not None:
+                        on_reject(rejection)
+                    continue
                 log.info("%s (%s export): %d records in, loaded %s, quarantined %d", path.name, report.resource,
                          report.lines_in, report.rows_loaded, report.rows_quarantined)
                 if report.rows_quarantined:
@@ -161,7 +196,94 @@ def ingest_exports(run_id: str) -> list[dict]:
                 reports.append(_report_dict(report, landed=str(landed), sha256=sha256))
     finally:
         conn.close()
-    return reports
+    return _with_earlier_rejections(run_id, reports, rejected)
+
+
+def is_rejection(entry: dict) -> bool:
+    """An ingest_exports entry for a file set aside in <landing>/exports/rejected/ (not a LoadReport)."""
+    return bool(entry.get("rejected"))
+
+
+def _file_error(exc: ExportFileError, local: Path, name: str) -> str:
+    """The error's message on one line, naming the file as the merchant dropped it (not the task's temporary copy)."""
+    return " ".join(str(exc).replace(str(local), name).split())
+
+
+def _note(name: str, *, run_id: str, when: str, error: str, moved_to: str) -> str:
+    """<name>.reason.txt. `rejection_from_note` reads back the `key: value` lines."""
+    return (f"Storeloop could not ingest this Shopify export: nothing of it was loaded, and it was moved out of "
+            f"exports/ so that it does not stop the other files.\n\n"
+            f"file: {name}\n"
+            f"rejected at: {when}\n"
+            f"run id: {run_id}\n"
+            f"moved to: {moved_to}\n"
+            f"error: {error}\n\n"
+            f"What to do: fix the file (or download the export again from the Shopify admin) and drop the corrected "
+            f"file into exports/ again under the same name, {name}: the next run ingests it. This copy and this note "
+            f"can be deleted then; a new rejection of the same name replaces them.\n")
+
+
+def _reject(path, landed, error: str, run_id: str) -> dict:
+    error = redact_urls(error)  # the note, the summary (an Asset event's extra) and Slack all show it
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moved_to = rejected_folder() / path.name
+    _discard(landed)  # the run's partition holds what the run loaded, and this file loaded nothing
+    reject_export(path, _note(path.name, run_id=run_id, when=when, error=error, moved_to=str(moved_to)))
+    log.error("%s: rejected, nothing of it loaded; moved to %s (the reason is beside it). %s", path.name, moved_to,
+              error)
+    return {"rejected": True, "file": path.name, "resource": export_kind(path.name), "reason": error,
+            "moved_to": str(moved_to), "rejected_at": when, "run_id": run_id}
+
+
+def _discard(landed) -> None:
+    try:
+        landed.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not remove %s from the run's partition: %s", landed, exc)
+
+
+def rejection_from_note(name: str, text: str) -> dict | None:
+    """The rejection a <name>.reason.txt describes (None if it is not one of ours)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in ("file", "rejected at", "run id", "moved to", "error"):
+            fields.setdefault(key, value)
+    if "run id" not in fields or "error" not in fields:
+        return None
+    file = fields.get("file", name)
+    return {"rejected": True, "file": file, "resource": export_kind(file), "reason": fields["error"],
+            "moved_to": fields.get("moved to", ""), "rejected_at": fields.get("rejected at"),
+            "run_id": fields["run id"]}
+
+
+def _with_earlier_rejections(run_id: str, reports: list[dict], rejected: list[dict]) -> list[dict]:
+    """reports + rejected + what earlier attempts of this run rejected (a retry finds those files gone from exports/,
+    but the run's summary must still name them) unless this attempt loaded or rejected a file of that name itself."""
+    handled = {r["file"] for r in rejected} | {Path(r["source_file"]).name for r in reports}
+    earlier = []
+    for name, text in rejection_notes():
+        entry = rejection_from_note(name, text)
+        if entry and entry["run_id"] == run_id and entry["file"] not in handled:
+            log.warning("%s: rejected by an earlier attempt of this run (already alerted): %s", entry["file"],
+                        entry["reason"])
+            earlier.append(entry)
+    return reports + rejected + earlier
+
+
+def require_something_ingested(reports: list[dict]) -> None:
+    """Fail loudly when a run ingested nothing: the API pull is disabled and no export loaded (none was waiting, or
+    every one was rejected: then the error names them and why)."""
+    if any(not is_rejection(r) for r in reports):
+        return
+    if reports:
+        listed = "; ".join(f"{r['file']}: {r['reason']}" for r in reports)
+        raise RuntimeError(
+            "Nothing was ingested: the API pull is disabled and every CSV export waiting was rejected, moved to "
+            f"<landing>/exports/rejected/ with a .reason.txt beside it. {listed}. Fix each file and drop the corrected "
+            "file into <landing>/exports/ again under the same name.")
+    raise RuntimeError("Nothing was ingested: the API pull is disabled and no CSV exports were waiting. Set "
+                       "STORELOOP_INGEST_SOURCES, or drop orders_export*.csv files into <landing>/exports/.")
 
 
 def current_watermarks() -> dict[str, str | None]:
@@ -177,6 +299,9 @@ def current_watermarks() -> dict[str, str | None]:
 
 
 def summarize(reports: list[dict], watermarks: dict[str, str | None] | None = None) -> dict:
+    """The raw_shopify Asset event's extra: what the loaded batches hold, and the exports rejected (file, reason)."""
+    rejected = [{"file": r["file"], "reason": r["reason"]} for r in reports if is_rejection(r)]
+    reports = [r for r in reports if not is_rejection(r)]
     rows: dict[str, int] = {}
     for r in reports:
         for table, n in r["rows_loaded"].items():
@@ -187,4 +312,5 @@ def summarize(reports: list[dict], watermarks: dict[str, str | None] | None = No
         "batches": [{k: r[k] for k in ("resource", "source_file", "lines_in", "rows_quarantined")} for r in reports],
         "watermarks": watermarks or {},
         "modes": {r["resource"]: r["window"]["mode"] for r in reports if "window" in r},
+        "rejected": rejected,
     }
