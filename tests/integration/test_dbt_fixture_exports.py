@@ -71,3 +71,46 @@ def test_dbt_build_is_green_on_the_fixture_exports(warehouse: Warehouse, tmp_pat
     if store == "devstore_and_catalogues":
         [(products,)] = warehouse.query("select count(*) from marts.dim_products")
         assert products > 1900  # 1,943 products in the catalogue alone, plus the 2021-format export's
+
+
+RESOLUTION_HEADER = ["Name", "Email", "Financial Status", "Currency", "Total", "Created at", "Lineitem quantity",
+                     "Lineitem name", "Lineitem price", "Lineitem sku"]
+KURTA = "Women's 100% Undyed Organic Cotton Kurta With Embroidered \"Aum\" - Undyed"
+# (order name, line-item name, SKU) -> (product_resolution, product_id) expected; the products are the catalogue's
+RESOLUTION_LINES = {
+    ("#1", "Copper pendant, renamed since", "0111016 L"):
+        ("sku", "csv:product:linga-bhairavi-copper-pendant-large"),
+    ("#2", f"{KURTA} - S", ""): ("name", "csv:product:womens-100-undyed-organic-cotton-kurta-with-embroidered-aum-undyed"),
+    ("#3", "RAGI dosa Mix 200g", ""): ("name", "csv:product:ragi-dosa-mix-200g"),
+    ("#4", "Mystery box", "NO-SUCH-SKU"): ("order_sku", "csv:sku:NO-SUCH-SKU"),
+    ("#5", "Gift Wrap", ""): ("order_name", "csv:name:gift wrap"),
+    ("#6", "Gift wrap", ""): ("order_name", "csv:name:gift wrap"),
+}
+
+
+def test_lines_resolve_their_product_by_sku_then_name_then_as_order_line_products(warehouse: Warehouse,
+                                                                                  tmp_path: Path) -> None:
+    import csv
+
+    orders = tmp_path / "orders_export_resolution.csv"
+    with open(orders, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(RESOLUTION_HEADER)
+        for (name, title, sku) in RESOLUTION_LINES:
+            writer.writerow([name, "a@example.com", "paid", "USD", "10.00", "2025-12-01 10:00:00 -0500", "1", title,
+                             "10.00", sku])
+    _load_exports(warehouse, tmp_path, ["products_export_catalogue.csv"])
+    with psycopg2.connect(**warehouse.dsn_params) as conn:
+        load_csv_export(conn, orders, run_id="manual__orders")
+    conn.close()
+
+    result = run_dbt(warehouse, tmp_path, "build")
+    assert result.returncode == 0, result.stdout[-6000:]
+    got = dict(((name, title, sku), (resolution, product_id)) for name, title, sku, resolution, product_id in
+               warehouse.query("select order_name, title, coalesce(sku, ''), product_resolution, product_id "
+                               "from marts.fct_order_lines"))
+    assert got == RESOLUTION_LINES
+    assert warehouse.query("select product_id, title, skus, product_source from marts.dim_products "
+                           "where product_source = 'order_lines' order by 1") == [
+        ("csv:name:gift wrap", "Gift Wrap", [], "order_lines"),  # both lines at the same time: the first line id
+        ("csv:sku:NO-SUCH-SKU", "Mystery box", ["NO-SUCH-SKU"], "order_lines")]

@@ -9,8 +9,15 @@
 --   removed_from_order       the line was loaded before the kept version of its order, which came without it
 --                            (a later edit removed it)
 --
--- Product: the line's product (API), mapped through int_shopify__product_keys; for a line without one (CSV) the
--- product of its SKU; else null (a custom item, or a SKU no variant carries).
+-- Product (`product_resolution` says which way, in this order):
+--   product_id   the line's own product (API), mapped through int_shopify__product_keys
+--   sku          a line without one (CSV): the catalogue product whose variant carries its SKU
+--   name         else the catalogue product its line-item name names (int_shopify__name_products)
+--   order_sku    else, when no catalogue knows it (an orders export without a products export, or a product since
+--                deleted): a product known only from the order lines, `csv:sku:<sku>`
+--   order_name   else, without a SKU: `csv:name:<line-item name, trimmed and lower-cased>`
+-- dim_products lists the order-line products too (title from their latest line), so every product_id of
+-- fct_order_lines is a dim_products row. A line with neither a SKU nor a name has no product (null).
 
 with
 
@@ -38,6 +45,12 @@ sku_products as (
 
 ),
 
+name_products as (
+
+    select * from {{ ref('int_shopify__name_products') }}
+
+),
+
 resolved as (
 
     select
@@ -45,7 +58,21 @@ resolved as (
         lines.order_id,
         orders.order_name,
         orders.customer_id,
-        coalesce(product_keys.product_id, lines.product_id, sku_products.product_id) as product_id,
+        coalesce(
+            product_keys.product_id,
+            lines.product_id,
+            sku_products.product_id,
+            name_products.product_id,
+            'csv:sku:' || lines.sku,
+            'csv:name:' || lower(nullif(trim(lines.title), ''))
+        ) as product_id,
+        case
+            when lines.product_id is not null then 'product_id'
+            when sku_products.product_id is not null then 'sku'
+            when name_products.product_id is not null then 'name'
+            when lines.sku is not null then 'order_sku'
+            when nullif(trim(lines.title), '') is not null then 'order_name'
+        end as product_resolution,
         coalesce(lines.variant_id, case when lines.product_id is null then sku_products.variant_id end) as variant_id,
         lines.sku,
         lines.title,
@@ -85,6 +112,11 @@ resolved as (
     left join sku_products
         on lines.product_id is null
         and lines.sku = sku_products.sku
+
+    left join name_products
+        on lines.product_id is null
+        and sku_products.sku is null
+        and lower(trim(lines.title)) = name_products.name_key
 
 )
 

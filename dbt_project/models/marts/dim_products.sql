@@ -1,5 +1,7 @@
 -- One row per product (API and CSV unified: a CSV product with an API product's handle is that product), with its
--- current catalogue attributes, its SKUs and its lowest current variant price.
+-- current catalogue attributes, its SKUs and its lowest current variant price; plus the products known only from
+-- order lines (fct_order_lines.product_resolution order_sku / order_name: no catalogue record), titled by their
+-- latest line.
 
 with
 
@@ -65,7 +67,7 @@ product_skus as (
 
 ),
 
-final as (
+catalogue_products as (
 
     select
         canonical_products.product_id,
@@ -87,6 +89,39 @@ final as (
 
     left join product_skus
         on canonical_products.product_id = product_skus.product_id
+
+),
+
+order_line_products as (
+
+    select distinct on (product_id)
+        product_id,
+        cast(null as text) as handle,
+        title,
+        cast(null as text) as product_type,
+        cast(null as text) as vendor,
+        cast(null as text) as status,
+        cast(null as numeric(14, 2)) as price,
+        cast(null as timestamptz) as created_at,
+        cast(null as timestamptz) as updated_at,
+        case when sku is not null then array[sku] else cast(array[] as text[]) end as skus,
+        'order_lines' as product_source
+
+    from {{ ref('fct_order_lines') }}
+
+    where product_resolution in ('order_sku', 'order_name')
+
+    order by product_id, ordered_at desc, order_line_id
+
+),
+
+final as (
+
+    select * from catalogue_products
+
+    union all
+
+    select * from order_line_products
 
 )
 

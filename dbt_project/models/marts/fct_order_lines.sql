@@ -47,6 +47,7 @@ final as (
         order_name,
         customer_id,
         product_id,
+        product_resolution,
         variant_id,
         sku,
         title,
