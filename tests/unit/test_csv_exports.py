@@ -548,3 +548,16 @@ def test_timestamps_keep_their_offset(value: str, iso: str | None) -> None:
             csv_exports._timestamp({"Created at": value}, "Created at", dates)
     else:
         assert csv_exports._timestamp({"Created at": value}, "Created at", dates) == iso
+
+
+def test_values_beyond_the_raw_columns_are_quarantined_not_left_to_fail_the_load(tmp_path: Path) -> None:
+    path = _write(tmp_path, "orders_export_big.csv", ORDERS_HEADER,
+                  _first("#1", **{"Lineitem quantity": "99999999999"}),   # 2: beyond integer
+                  _first("#2", **{"Lineitem price": "1000000000000.00"}),  # 3: beyond numeric(14,2)
+                  _first("#3", Total="-1000000000000"),                    # 4
+                  _first("#4", **{"Lineitem quantity": "2147483647", "Lineitem price": "999999999999.99"}))  # 5 ok
+    errors = {r.line_no: r.error for r in read_export(path)}
+    assert "Lineitem quantity='99999999999' is out of range" in errors[2]
+    assert "Lineitem price='1000000000000.00' is too large" in errors[3]
+    assert "Total='-1000000000000' is too large" in errors[4]
+    assert errors[5] is None

@@ -105,6 +105,10 @@ _KIND_PATTERN = re.compile(r"^(orders|products|customers)_export[^/\\]*\.csv(\.g
 _GZIP_MAGIC = b"\x1f\x8b"
 _FIELD_SIZE_LIMIT = 64 * 1024 * 1024  # Body (HTML) can embed images; the csv module's default limit is 128 KiB
 _CHUNK = 1 << 20
+# what the raw tables' columns hold (storeloop/warehouse/raw_schema.py: quantity integer, money numeric(14,2)): a
+# value beyond them is quarantined here, not left to fail the whole file's COPY
+_MAX_QUANTITY = 2**31 - 1
+_MONEY_LIMIT = Decimal(10) ** 12
 _SHOPIFY_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{2})(\d{2})")
 # a clock time after a date: [ T]H:MM[:SS[.fraction]] [AM|PM] [Z|+HH[:MM]]
 _CLOCK = (r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?"
@@ -449,6 +453,8 @@ def _money(values: dict[str, str], column: str) -> Decimal | None:
         raise MalformedRecord(f"{column}={value!r} is not a number") from exc
     if not amount.is_finite():
         raise MalformedRecord(f"{column}={value!r} is not a finite number")
+    if abs(amount) >= _MONEY_LIMIT:
+        raise MalformedRecord(f"{column}={value!r} is too large for an amount (at most 12 digits before the point)")
     return amount
 
 
@@ -458,6 +464,8 @@ def _quantity(values: dict[str, str], column: str) -> int:
         raise MalformedRecord(f"{column} is empty")
     if not re.fullmatch(r"[+-]?\d+", value):
         raise MalformedRecord(f"{column}={value!r} is not a whole number")
+    if abs(int(value)) > _MAX_QUANTITY:
+        raise MalformedRecord(f"{column}={value!r} is out of range (at most {_MAX_QUANTITY:,})")
     return int(value)
 
 
