@@ -66,8 +66,10 @@ def shopify_features():
 
     @task(outlets=[FEATURES])
     def publish_features_asset(docs_dir: str) -> dict:
+        from storeloop.orchestration.features import features_summary
+
         context = get_current_context()
-        summary = {"run_id": context["run_id"], "dbt_docs": docs_dir}
+        summary = features_summary(context["run_id"], docs_dir)
         context["outlet_events"][FEATURES].extra = summary
         return summary
 

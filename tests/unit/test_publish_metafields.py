@@ -8,6 +8,7 @@ from support.fixture_files import admin_schema_path
 from storeloop.publish.metafields import (
     chunk_metafields,
     personal_picks_metafields,
+    publishable_related,
     related_products_metafields,
     to_gid,
 )
@@ -84,3 +85,17 @@ def test_chunks_of_at_most_25():
     assert [len(b) for b in chunk_metafields(items, size=10)] == [10] * 6
     with pytest.raises(ValueError):
         chunk_metafields(items, size=26)
+
+
+def test_products_without_a_shopify_gid_are_left_out_as_owners_and_as_items():
+    related = pd.DataFrame({
+        "product_id": ["gid://shopify/Product/1", "gid://shopify/Product/1", "csv:sku:X", "csv:product:h", "2"],
+        "related_product_id": ["csv:name:gift wrap", "gid://shopify/Product/2", "gid://shopify/Product/1",
+                               "2", "gid://shopify/Product/1"],
+        "rank": [1, 2, 1, 1, 1]})
+    kept, left_out = publishable_related(related)
+    assert kept[["product_id", "related_product_id"]].values.tolist() == [
+        ["gid://shopify/Product/1", "gid://shopify/Product/2"], ["2", "gid://shopify/Product/1"]]
+    assert left_out == 2
+    assert sorted(m["ownerId"] for m in related_products_metafields(kept)) == ["gid://shopify/Product/1",
+                                                                              "gid://shopify/Product/2"]

@@ -98,3 +98,18 @@ def test_related_products_model_completes_baskets_better_than_popularity():
     ours = evaluate_related(related, split.holdout, 5)["related_hit_rate_at_5"]
     popular = evaluate_related(PopularityRecommender().fit(split.train).related_products(5), split.holdout, 5)
     assert ours > popular["related_hit_rate_at_5"]
+
+
+def test_orders_without_a_customer_still_teach_what_is_bought_together():
+    # customers buy A, B, C and D one at a time (no co-purchase among them); guests buy A with D, three times
+    known = [("c1", "A", "o1"), ("c2", "B", "o2"), ("c3", "C", "o3"), ("c4", "D", "o4"), ("c5", "B", "o5")]
+    guests = [(None, "A", f"g{n}") for n in range(3)] + [(None, "D", f"g{n}") for n in range(3)]
+    history = pd.DataFrame({
+        "customer_id": [c for c, _, _ in known + guests], "product_id": [p for _, p, _ in known + guests],
+        "order_id": [o for _, _, o in known + guests], "quantity": 1, "ordered_at": T})
+    related = RelatedProductsModel(customer_weight=0.0).fit(history).related_products(1)
+    top = dict(zip(related["product_id"], related["related_product_id"], strict=True))
+    assert top["A"] == "D" and top["D"] == "A"
+    # without the guests' orders, A's neighbour is only popularity's pick (B, bought twice)
+    alone = RelatedProductsModel(customer_weight=0.0).fit(history.dropna(subset=["customer_id"])).related_products(1)
+    assert dict(zip(alone["product_id"], alone["related_product_id"], strict=True))["A"] == "B"

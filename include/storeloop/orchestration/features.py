@@ -45,3 +45,19 @@ def generate_docs() -> str:
         for name in ("index.html", "manifest.json", "catalog.json"):
             shutil.copy2(Path(target) / name, out_dir / name)
     return str(out_dir)
+
+
+def features_summary(run_id: str, docs_dir: str) -> dict:
+    """The features run's summary (the features Asset's extra): where the docs are, and what fct_order_lines holds
+    (`storeloop.warehouse.marts.order_line_accounting`), logged so a merchant sees how their lines resolved."""
+    from storeloop.warehouse.marts import order_line_accounting
+
+    conn = connections.warehouse().connect()
+    try:
+        accounting = order_line_accounting(conn)
+    finally:
+        conn.close()
+    log.info("fct_order_lines: %d lines; products found by %s; %d lines without a customer (guest checkouts or "
+             "orders exported without Email: they feed co-purchase and popularity, not personal picks)",
+             accounting["order_lines"], accounting["product_resolution"], accounting["anonymous_order_lines"])
+    return {"run_id": run_id, "dbt_docs": docs_dir, **accounting}

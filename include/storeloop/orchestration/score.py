@@ -38,13 +38,23 @@ def publish_related_products(model_version: int, k: int = 5) -> dict:
     `storeloop.related_products` metafield (the champion alias may have moved meanwhile: not our version then)."""
     import mlflow
 
-    from storeloop.publish.metafields import related_products_metafields
+    from storeloop.orchestration.ingest import enabled_sources
+    from storeloop.publish.metafields import publishable_related, related_products_metafields
     from storeloop.shopify.bulk_mutation import write_metafields
     from storeloop.shopify.client import ShopifyClient
 
+    if "api" not in enabled_sources():
+        reason = ("STORELOOP_INGEST_SOURCES has no api: this store is fed by CSV exports only and Storeloop has no "
+                  "Admin API access to write metafields with; the recommendations are in "
+                  "ml.customer_recommendations")
+        log.warning("related products not published: %s", reason)
+        return {"metafields_written": 0, "publish_skipped": reason, "published_model_version": int(model_version)}
     mlflow.set_tracking_uri(tracking_uri())
     model = mlflow.pyfunc.load_model(f"models:/{model_name()}/{model_version}")
-    related = model.unwrap_python_model().related_products(k)
+    related, unpublishable = publishable_related(model.unwrap_python_model().related_products(k))
+    if unpublishable:
+        log.warning("%d products known only from CSV exports (no Shopify GID) get no related-products metafield, "
+                    "and are left out of the other products' lists", unpublishable)
     inputs = related_products_metafields(related)
     # metafieldsSet batches of 25 for a small catalogue, one bulk mutation (staged upload) for a large one
     report = write_metafields(ShopifyClient(connections.shopify()), inputs)
@@ -52,4 +62,5 @@ def publish_related_products(model_version: int, k: int = 5) -> dict:
              report.method, report.requests, report.seconds)
     report.raise_for_errors()
     return {"metafields_written": report.metafields_written, "metafield_requests": report.requests,
-            "metafield_write_method": report.method, "published_model_version": int(model_version)}
+            "metafield_write_method": report.method, "published_model_version": int(model_version),
+            "products_not_in_shopify": unpublishable}

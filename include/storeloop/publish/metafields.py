@@ -37,6 +37,22 @@ def to_gid(resource: str, id_: str | int) -> str:
     return f"gid://shopify/{resource}/{text}"
 
 
+def is_shopify_gid(id_: str | int, resource: str) -> bool:
+    """True for `gid://shopify/<resource>/<n>` or a bare numeric id: something the Admin API can reference."""
+    text = str(id_).strip()
+    return text.isdigit() or text.startswith(f"gid://shopify/{resource}/")
+
+
+def publishable_related(related: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of a `product_id, related_product_id, rank` frame whose two products exist in Shopify's Admin API,
+    and how many products were left out as owners. Products known only from CSV exports (`csv:product:<handle>`,
+    `csv:sku:<sku>`, `csv:name:<name>`) have no GID: a metafield can neither sit on them nor reference them."""
+    owners = related["product_id"].map(lambda p: is_shopify_gid(p, "Product"))
+    items = related["related_product_id"].map(lambda p: is_shopify_gid(p, "Product"))
+    kept = related.loc[owners & items]
+    return kept, int(related.loc[~owners, "product_id"].nunique())
+
+
 def _list_metafields(
     ranked: pd.DataFrame, owner_col: str, item_col: str, owner_resource: str, key: str, namespace: str
 ) -> list[dict[str, str]]:

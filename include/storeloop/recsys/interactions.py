@@ -53,10 +53,14 @@ def prepare_history(history: pd.DataFrame) -> pd.DataFrame:
 
 
 def basket_keys(lines: pd.DataFrame) -> np.ndarray:
-    """One key per line identifying its order: `order_id`, else customer and timestamp."""
+    """One key per line identifying its order: `order_id`, else customer and timestamp (a line without either is
+    its own basket)."""
     if "order_id" in lines.columns and lines["order_id"].notna().all():
         return lines["order_id"].astype(str).to_numpy()
-    return (lines["customer_id"].astype(str) + "@" + pd.to_datetime(lines["ordered_at"], utc=True).astype(str)).to_numpy()
+    keys = lines["customer_id"].astype(str) + "@" + pd.to_datetime(lines["ordered_at"], utc=True).astype(str)
+    alone = lines["customer_id"].isna().to_numpy()
+    keys[alone] = "line:" + pd.Series(np.flatnonzero(alone), index=keys.index[alone]).astype(str)
+    return keys.to_numpy()
 
 
 def recency_weights(ordered_at: pd.Series, as_of: pd.Timestamp | pd.Series, half_life_days: float) -> np.ndarray:

@@ -636,15 +636,19 @@ class RelatedProductsModel(Recommender):
         df = self._training_history(interactions)
         self._fit_popularity(df, self.popularity_window_days)
         products = pd.Index(self.products_)
-        basket = basket_keys(interactions.loc[interactions["customer_id"].notna() & interactions["product_id"].notna()])
+        # baskets include orders without a customer (guest checkouts, orders exported without Email): what is bought
+        # together is a signal whoever bought it; products bought only by guests are outside the catalogue fitted
+        baskets = interactions.loc[interactions["product_id"].notna()]
+        basket_products = products.get_indexer(baskets["product_id"].astype(str))
+        known = basket_products >= 0
         sims = []
-        for keys, weight in ((basket, 1.0), (df["customer_id"].to_numpy(), self.customer_weight)):
-            if weight <= 0:
+        for keys, items, weight in ((basket_keys(baskets)[known], basket_products[known], 1.0),
+                                    (df["customer_id"].to_numpy(), products.get_indexer(df["product_id"]),
+                                     self.customer_weight)):
+            if weight <= 0 or len(keys) == 0:
                 continue
             codes = pd.factorize(keys)[0]
-            x = _summed_matrix(
-                np.ones(len(codes)), codes, products.get_indexer(df["product_id"]), (codes.max() + 1, len(products))
-            )
+            x = _summed_matrix(np.ones(len(codes)), codes, items, (codes.max() + 1, len(products)))
             x.data[:] = 1.0
             unit = normalize(x, norm="l2", axis=0)
             sims.append(weight * (unit.T @ unit).tocsr())

@@ -86,3 +86,25 @@ def load_model_builds(conn: Connection | str, models: tuple[str, ...] = ("fct_or
             model: {"invocation_id": inv, "built_at": built.isoformat(), "airflow_run_id": run or "none"}
             for model, inv, built, run in cur.fetchall()
         }
+
+
+ORDER_LINE_ACCOUNTING_QUERY = """
+select product_resolution, customer_id is null as anonymous, count(*)
+from marts.fct_order_lines
+group by 1, 2
+"""
+
+
+def order_line_accounting(conn: Connection | str) -> dict:
+    """What `fct_order_lines` holds, for the features run's summary: its line count, how each line's product was
+    found (`product_resolution`: docs/features.md, "API and CSV exports: one store"), and how many lines have no
+    customer (guest checkouts, or an orders export without Email: they feed co-purchase and popularity, not
+    personal recommendations)."""
+    with connection(conn) as c, c.cursor() as cur:
+        cur.execute(ORDER_LINE_ACCOUNTING_QUERY)
+        rows = cur.fetchall()
+    resolution: dict[str, int] = {}
+    for how, _, n in rows:
+        resolution[how or "none"] = resolution.get(how or "none", 0) + n
+    return {"order_lines": sum(n for *_, n in rows), "product_resolution": dict(sorted(resolution.items())),
+            "anonymous_order_lines": sum(n for _, anonymous, n in rows if anonymous)}
