@@ -22,6 +22,18 @@ def training_reason(run_type: str, param_reason: str | None, features_events: li
     return f"{run_type or 'manual'} run without a reason"
 
 
+def require_customers(order_lines) -> None:
+    """Personal recommendations learn from customers' histories: with no order line tied to a customer (every order a
+    guest checkout, or orders exports without the Email column) there is nothing to train or evaluate them on."""
+    if len(order_lines) and order_lines["customer_id"].notna().any():
+        return
+    what = "no order lines" if not len(order_lines) else f"none of the {len(order_lines)} order lines has a customer"
+    raise RuntimeError(
+        f"Cannot train the recommender: marts.fct_order_lines has {what}. Personal recommendations need to know who "
+        "bought what: load orders (the Admin API pull, or orders_export*.csv files) that carry the customer, i.e. "
+        "exports with their Email column (a spreadsheet may have dropped it), then rerun shopify_ingest.")
+
+
 def train(run_id: str, reason: str = "", features_events: list[dict] | None = None) -> dict:
     """Train, evaluate, register the challenger and promote it if it wins. `features_events` are the extras of the
     features Asset events that triggered the run (they carry the shopify_features run id, i.e. the dbt build)."""
@@ -35,6 +47,7 @@ def train(run_id: str, reason: str = "", features_events: list[dict] | None = No
         builds = load_model_builds(conn)
     finally:
         conn.close()
+    require_customers(order_lines)
     log.info("training on %d order lines from marts.fct_order_lines; dim_customers: %s", len(order_lines),
              "absent (cohorts from order lines)" if customers is None else f"{len(customers)} customers")
     features_runs = sorted({str(e.get("run_id")) for e in features_events or [] if e.get("run_id")})
