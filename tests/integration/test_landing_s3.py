@@ -7,10 +7,10 @@ import json
 import shutil
 from datetime import UTC, datetime
 
-import boto3
 import psycopg2
 import pytest
 from support.fixture_files import shopify_export
+from support.s3_landing import moto_server, point_landing_at_s3
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 
@@ -23,25 +23,13 @@ BUCKET = "storeloop-landing"
 @pytest.fixture(scope="module")
 def moto_endpoint():
     """One server for the module: Airflow caches the s3 filesystem per connection id, endpoint included."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def s3_landing(moto_endpoint, monkeypatch):
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                      aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=BUCKET)
-    monkeypatch.setenv("AIRFLOW_CONN_LANDING_S3", json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"}}))
-    monkeypatch.setenv("STORELOOP_LANDING_CONN_ID", "landing_s3")
-    monkeypatch.setenv("STORELOOP_LANDING_URL", f"s3://{BUCKET}/shop-a")
+    s3 = point_landing_at_s3(monkeypatch, moto_endpoint, bucket=BUCKET, prefix="shop-a", conn_id="landing_s3")
     yield s3
     for key in _keys(s3):
         s3.delete_object(Bucket=BUCKET, Key=key)

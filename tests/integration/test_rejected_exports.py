@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 
-import boto3
 import psycopg2
 import pytest
 from support.export_drops import (
@@ -21,6 +20,7 @@ from support.export_drops import (
     slack_connection,
     task_context,
 )
+from support.s3_landing import moto_server, point_landing_at_s3
 
 from sandbox.slack_sink import start_slack_sink, stop_slack_sink
 from storeloop.orchestration import ingest
@@ -185,23 +185,10 @@ BUCKET = "storeloop-rejected"
 def s3_landing(warehouse_db, monkeypatch):
     """A landing zone on moto's S3 server, under a connection id of its own (Airflow caches the s3 filesystem per
     connection id, endpoint included, so no other module's server is reused)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                      aws_secret_access_key="testing")
-    s3.create_bucket(Bucket=BUCKET)
-    monkeypatch.setenv("AIRFLOW_CONN_LANDING_S3_REJECTED", json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}))
-    monkeypatch.setenv("STORELOOP_LANDING_CONN_ID", "landing_s3_rejected")
-    monkeypatch.setenv("STORELOOP_LANDING_URL", f"s3://{BUCKET}/shop-r")
-    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", warehouse_db)
-    yield s3
-    server.stop()
+    with moto_server() as endpoint:
+        s3 = point_landing_at_s3(monkeypatch, endpoint, bucket=BUCKET, prefix="shop-r", conn_id="landing_s3_rejected")
+        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", warehouse_db)
+        yield s3
 
 
 def test_rejected_files_move_on_s3_too(s3_landing, slack, tmp_path):
