@@ -8,15 +8,13 @@ loaded) run against dbt directly in tests/integration/test_dbt_source_freshness.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 
 import psycopg2
 import pytest
+from support.airflow_runs import assert_succeeded, dags_test
 from support.fixture_files import shopify_export
 
-from devstack.settings import ROOT, load_settings
 from storeloop.warehouse.export_loader import load_csv_export
 
 pytestmark = pytest.mark.integration
@@ -31,15 +29,12 @@ TABLES = ("products", "product_variants", "customers", "orders", "order_line_ite
 NOT_FRESHNESS = r"^(?!dbt\.shopify_[a-z_]+_source$).*"
 
 
-def run_freshness_tasks(warehouse_db: str, sources: str) -> str:
+def run_freshness_tasks(dag_test_env: dict[str, str], warehouse_db: str, sources: str) -> str:
     # Cosmos' profile mapping needs a password in the connection (the local server trusts any)
     with_password = warehouse_db.replace("postgresql://postgres@", "postgresql://postgres:postgres@", 1)
-    env = {**os.environ, **load_settings().process_env(), "AIRFLOW_CONN_WAREHOUSE": with_password,
-           "STORELOOP_INGEST_SOURCES": sources}
-    result = subprocess.run(
-        [str(ROOT / ".venv/bin/airflow"), "dags", "test", "shopify_features", "--mark-success-pattern", NOT_FRESHNESS],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    return result.stdout + result.stderr
+    return dags_test("shopify_features", {**dag_test_env, "AIRFLOW_CONN_WAREHOUSE": with_password,
+                                          "STORELOOP_INGEST_SOURCES": sources},
+                     "--mark-success-pattern", NOT_FRESHNESS)
 
 
 def freshness_results(log: str) -> dict[str, str]:
@@ -53,11 +48,11 @@ def freshness_results(log: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("kinds", [("orders",), ("orders", "products"), ("orders", "customers"),
                                    ("orders", "products", "customers")], ids="+".join)
-def test_every_subset_of_exports_passes_the_freshness_tasks(warehouse_db, kinds):
+def test_every_subset_of_exports_passes_the_freshness_tasks(dag_test_env, warehouse_db, kinds):
     with psycopg2.connect(warehouse_db) as conn:
         for kind in kinds:
             load_csv_export(conn, shopify_export(EXPORTS[kind]), run_id="night_1")
-    log = run_freshness_tasks(warehouse_db, "exports")
+    log = run_freshness_tasks(dag_test_env, warehouse_db, "exports")
     results = freshness_results(log)
     assert set(results.values()) == {"PASS"}, f"{results}\n{log[-4000:]}"
-    assert "DagRun Finished" in log and "state=success" in log.split("DagRun Finished", 1)[1][:400], log[-3000:]
+    assert_succeeded("shopify_features", log)

@@ -35,7 +35,10 @@ def time_split(order_lines: pd.DataFrame, holdout_days: int = 30) -> TimeSplit:
     holdout = order_lines.loc[in_holdout].reset_index(drop=True)
     if train.empty:
         raise ValueError(
-            f"no training data before the cutoff {cutoff} (data span is shorter than holdout_days={holdout_days})"
+            f"no training data before the cutoff {cutoff}: the order history spans {ordered_at.min()} to "
+            f"{ordered_at.max()}, shorter than the {holdout_days}-day holdout the models are evaluated on. Load more "
+            "history (a longer orders export, or the API pull with read_all_orders), or set STORELOOP_HOLDOUT_DAYS "
+            "lower"
         )
     both = np.intersect1d(train["customer_id"].dropna().astype(str), holdout["customer_id"].dropna().astype(str))
     return TimeSplit(train=train, holdout=holdout, cutoff=cutoff, eval_customers=both)
