@@ -27,9 +27,10 @@ def require_customers(order_lines) -> None:
     guest checkout, or orders exports without the Email column) there is nothing to train or evaluate them on."""
     if len(order_lines) and order_lines["customer_id"].notna().any():
         return
-    what = "no order lines" if not len(order_lines) else f"none of the {len(order_lines)} order lines has a customer"
+    what = ("marts.fct_order_lines has no order lines" if not len(order_lines) else
+            f"none of the {len(order_lines)} order lines in marts.fct_order_lines has a customer")
     raise RuntimeError(
-        f"Cannot train the recommender: marts.fct_order_lines has {what}. Personal recommendations need to know who "
+        f"Cannot train the recommender: {what}. Personal recommendations need to know who "
         "bought what: load orders (the Admin API pull, or orders_export*.csv files) that carry the customer, i.e. "
         "exports with their Email column (a spreadsheet may have dropped it), then rerun shopify_ingest.")
 
