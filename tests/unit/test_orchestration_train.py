@@ -12,9 +12,9 @@ def lines(customers: list[str | None]) -> pd.DataFrame:
 
 
 def test_order_lines_without_any_customer_cannot_train_and_the_error_says_what_to_load():
-    with pytest.raises(RuntimeError, match="none of the 2 order lines has a customer.*Email column"):
+    with pytest.raises(RuntimeError, match="none of the 2 order lines in marts.fct_order_lines has a customer.*Email column"):
         require_customers(lines([None, None]))
-    with pytest.raises(RuntimeError, match="has no order lines"):
+    with pytest.raises(RuntimeError, match="fct_order_lines has no order lines"):
         require_customers(lines([]))
 
 
