@@ -98,7 +98,7 @@ group by 1, 2
 def order_line_accounting(conn: Connection | str) -> dict:
     """What `fct_order_lines` holds, for the features run's summary: its line count, how each line's product was
     found (`product_resolution`: docs/features.md, "API and CSV exports: one store"), and how many lines have no
-    customer (guest checkouts, or an orders export without Email: they feed co-purchase and popularity, not
+    customer (guest checkouts, or an orders export without Email: they feed related products (co-purchase), not
     personal recommendations)."""
     with connection(conn) as c, c.cursor() as cur:
         cur.execute(ORDER_LINE_ACCOUNTING_QUERY)
