@@ -278,8 +278,9 @@ class StoreData:
     """A simulated store, one DataFrame per Shopify object type (rows sorted by id, ids increase with time).
 
     products: product_id, handle, title, product_type, vendor, status ("ACTIVE"), tags (list[str]),
-        description, created_at, updated_at, published_at
-    variants: variant_id, product_id, title, sku, price, position (1-based), created_at, updated_at
+        description, created_at, updated_at, published_at, is_gift_card (False)
+    variants: variant_id, product_id, title, sku, price, position (1-based), created_at, updated_at,
+        inventory_quantity, inventory_policy (DENY / CONTINUE), inventory_tracked (see `_stock_attributes`)
     customers: customer_id, email, first_name, last_name, state ("ENABLED"), tags (list[str]), verified_email,
         created_at, updated_at, country_code (ISO 3166 alpha-2 of the default address)
     orders: order_id, name ("#1001"...), customer_id (None for the ~2% guest checkouts), email, created_at,
@@ -415,6 +416,7 @@ def simulate_store(seed: int = 42, size: str = "S", days: int = 365, end: dateti
     products, variants, prod = _simulate_catalogue(rng, spec.products, start_s, end_s)
     customers, cust = _simulate_customers(rng, spec.customers, start_s, end_s)
     orders, line_items, companions = _simulate_orders(rng, spec.orders, days, start_s, end_s, prod, cust)
+    products, variants = _stock_attributes(seed, products, variants)
 
     taste = pd.DataFrame(
         {
@@ -561,6 +563,26 @@ def _simulate_catalogue(rng: np.random.Generator, n: int, start_s: int, end_s: i
         "vid": variants["variant_id"].to_numpy(),
     }
     return products, variants, internal
+
+
+def _stock_attributes(seed: int, products: pd.DataFrame, variants: pd.DataFrame):
+    """The catalogue's stock attributes: `is_gift_card` on products (never, in a tea shop), and on variants
+    `inventory_quantity`, `inventory_policy` (DENY / CONTINUE) and `inventory_tracked`; ~6% of variants out of stock
+    (a third of those still sell: CONTINUE), ~3% not tracked.
+
+    Drawn from a generator of their own, after the orders: nothing here changes any other frame (the benchmarks
+    depend on the orders and lines staying exactly as they were). Statuses stay ACTIVE for the same reason: `advance`
+    only sells active products, so an archived one would change every store evolved from this one."""
+    rng = np.random.default_rng([seed, 1601])
+    n = len(variants)
+    quantity = rng.integers(5, 250, size=n)
+    out_of_stock = rng.random(n) < 0.06
+    quantity[out_of_stock] = 0
+    policy = np.where(out_of_stock & (rng.random(n) < 1 / 3), "CONTINUE", "DENY")
+    tracked = rng.random(n) >= 0.03
+    products = products.assign(is_gift_card=False)
+    variants = variants.assign(inventory_quantity=quantity, inventory_policy=policy, inventory_tracked=tracked)
+    return products, variants
 
 
 # ---------------------------------------------------------------------------------------------------------- customers
@@ -946,6 +968,7 @@ def apply_scenario(store: StoreData, name: str, seed: int | None = None, **param
                 "created_at": created,
                 "updated_at": created,
                 "published_at": created,
+                "is_gift_card": False,
             }
         )
         prices = np.floor(lo + rng.random(n) * (hi - lo)) + 0.99
@@ -960,6 +983,9 @@ def apply_scenario(store: StoreData, name: str, seed: int | None = None, **param
                 "position": 1,
                 "created_at": created,
                 "updated_at": created,
+                "inventory_quantity": 100,
+                "inventory_policy": "DENY",
+                "inventory_tracked": True,
             }
         )
         out.products = pd.concat([store.products, products], ignore_index=True)

@@ -9,9 +9,14 @@ Run it: `python -m sandbox.shopify_emulator --host 127.0.0.1 --port 8010 --state
 - Supported: products / customers / orders connections (cursor pagination, a subset of the `query:` search syntax,
   `sortKey`, `reverse`), nested `variants` / `lineItems` / `orders`, `product` / `customer` / `order` /
   `productVariant` / `node` / `nodes` by id, `shop`, `currentBulkOperation`, metafields on products, variants,
-  customers and orders, and the mutations `bulkOperationRunQuery`, `bulkOperationCancel`, `metafieldsSet`.
+  customers and orders, `metafieldDefinitions` / `metafieldDefinition`, products' status, publication and stock
+  (`status`, `isGiftCard`, `publishedAt`, `onlineStoreUrl`, `totalInventory`, `tracksInventory`, and per variant
+  `inventoryQuantity`, `inventoryPolicy`, `availableForSale`), and the mutations `bulkOperationRunQuery`,
+  `bulkOperationRunMutation`, `bulkOperationCancel`, `stagedUploadsCreate`, `metafieldsSet`, `metafieldsDelete`,
+  `metafieldDefinitionCreate`.
 - Side endpoints without token: `/_sandbox/health`, `/_sandbox/stats`, `/_sandbox/metafields`,
-  `/_sandbox/bulk/<n>.jsonl` (bulk results), `/` (HTML overview).
+  `/_sandbox/bulk/<n>.jsonl` (bulk results), `POST /_sandbox/products` (set a product's status, gift card flag,
+  publication or stock: `Store.update_product`), `POST /_sandbox/advance`, `/_sandbox/faults`, `/` (HTML overview).
 """
 
 from .server import EmulatorConfig, ShopifyEmulator, make_server, start_emulator, stop_emulator

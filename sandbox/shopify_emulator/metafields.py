@@ -1,6 +1,6 @@
 """Metafields: what the shop keeps per owner (held in memory, written through to the state file, so they survive
-restarts), their Admin API record, and the `metafieldsSet` mutation, which validates its inputs like Shopify before
-writing them.
+restarts), their Admin API record, and the `metafieldsSet` and `metafieldsDelete` mutations, which validate their
+inputs like Shopify before writing anything.
 """
 
 from __future__ import annotations
@@ -153,6 +153,41 @@ class MetafieldStore:
                 self._index(mf)
             return written
 
+    def delete(self, keys: list[MetafieldKey]) -> list[Metafield | None]:
+        """Delete metafields by (owner, namespace, key) atomically; per key the deleted metafield, or None when there
+        was none (a key repeated in `keys` is deleted once: None the second time). Always written through, even
+        inside a batch (a deleted metafield's deferred row is then dropped at the flush)."""
+        with self._db.lock:
+            deleted: list[Metafield | None] = []
+            gone: set[MetafieldKey] = set()
+            for key in keys:
+                mf = None if key in gone else self._by_key.get(key)
+                deleted.append(mf)
+                if mf is not None:
+                    gone.add(key)
+            if gone:
+                with self._db.transaction() as db:
+                    db.executemany("delete from metafields where owner_id = ? and namespace = ? and key = ?", gone)
+                for key in gone:
+                    mf = self._by_key.pop(key)
+                    self._by_num.pop(mf.num, None)
+                    owned = self._by_owner.get(key[0], [])
+                    owned.remove(key)
+                    if not owned:
+                        self._by_owner.pop(key[0], None)
+            return deleted
+
+    def matching(self, owner_kind: str, namespace: str, key: str) -> list[Metafield]:
+        """Every metafield with this namespace and key on owners of one GID type ("Product"...), oldest first."""
+        prefix = f"gid://shopify/{owner_kind}/"
+        with self._db.lock:
+            found = [
+                mf
+                for (owner, ns, k), mf in self._by_key.items()
+                if ns == namespace and k == key and owner.startswith(prefix)
+            ]
+        return sorted(found, key=lambda mf: mf.num)
+
     def _write_rows(self, rows: list[tuple]) -> None:
         with self._db.transaction() as db:
             db.executemany(
@@ -170,13 +205,29 @@ class MetafieldStore:
         """Write this thread's deferred rows; `end=True` also ends the batch (writes go straight through again)."""
         rows = getattr(self._batch, "rows", None)
         if rows:
-            self._write_rows(rows)
+            with self._db.lock:  # a metafield deleted since its row was deferred stays deleted
+                rows = [r for r in rows if r[0] in self._by_num]
+                if rows:
+                    self._write_rows(rows)
         self._batch.rows = None if end else []
 
 
+OWNER_TYPE_OF_KIND = {
+    "Product": "PRODUCT",
+    "ProductVariant": "PRODUCTVARIANT",
+    "Customer": "CUSTOMER",
+    "Order": "ORDER",
+}
+
+
+def owner_type_of(owner_id: str) -> str:
+    """The MetafieldOwnerType of an owner GID: PRODUCT, PRODUCTVARIANT, CUSTOMER, ORDER..."""
+    owner_kind = (parse_gid(owner_id) or ("", 0))[0]
+    return OWNER_TYPE_OF_KIND.get(owner_kind, owner_kind.upper())
+
+
 def metafield_record(mf: Metafield) -> dict[str, Any]:
-    """The Admin API Metafield object of a stored metafield."""
-    owner_kind = (parse_gid(mf.owner_id) or ("", 0))[0]
+    """The Admin API Metafield object of a stored metafield (`definition` is resolved from the store)."""
     return {
         "__typename": "Metafield",
         "_mf": mf,
@@ -189,8 +240,7 @@ def metafield_record(mf: Metafield) -> dict[str, Any]:
         "createdAt": mf.created_at,
         "updatedAt": mf.updated_at,
         "description": None,
-        "definition": None,
-        "ownerType": {"ProductVariant": "PRODUCTVARIANT"}.get(owner_kind, owner_kind.upper()),
+        "ownerType": owner_type_of(mf.owner_id),
         "compareDigest": _digest(mf),
     }
 
@@ -232,6 +282,23 @@ def _user_error(
     field: list[str] | None, message: str, code: str | None, element_index: int | None = None
 ) -> dict[str, Any]:
     return {"field": field, "message": message, "code": code, "elementIndex": element_index}
+
+
+def resolve_namespace(namespace: str | None) -> str:
+    """The stored namespace of an input one: none, `$app` and `$app:sub` are the app's reserved namespace."""
+    if namespace is None:
+        return APP_NAMESPACE  # Shopify puts namespace-less metafields in the app's reserved namespace
+    if namespace == "$app":
+        return APP_NAMESPACE
+    if namespace.startswith("$app:"):
+        return f"{APP_NAMESPACE}--{namespace[5:]}"
+    return namespace
+
+
+def owner_exists(store: Store, owner_id: str) -> bool:
+    """A GID of a type that can own metafields here, naming an object the shop has."""
+    parsed = parse_gid(owner_id)
+    return parsed is not None and parsed[0] in METAFIELD_OWNER_TYPES and store.catalogue.exists(owner_id)
 
 
 def _scalar_value_error(store: Store, type_: str, value: str) -> str | None:
@@ -330,14 +397,10 @@ def metafields_set(store: Store, _info: GraphQLResolveInfo, args: dict[str, Any]
         namespace = inp.get("namespace")
         key = inp.get("key") or ""
         value = inp.get("value")
-        parsed = parse_gid(owner_id)
-        if parsed is None or parsed[0] not in METAFIELD_OWNER_TYPES or not store.catalogue.exists(owner_id):
+        if not owner_exists(store, owner_id):
             errors.append(_user_error(["metafields", i, "ownerId"], "Owner does not exist.", "INVALID_VALUE"))
             continue
-        if namespace is None:
-            namespace = APP_NAMESPACE  # Shopify puts namespace-less metafields in the app's reserved namespace
-        elif namespace == "$app" or namespace.startswith("$app:"):
-            namespace = APP_NAMESPACE + (f"--{namespace[5:]}" if namespace.startswith("$app:") else "")
+        namespace = resolve_namespace(namespace)
         if len(namespace) < 3:
             errors.append(
                 _user_error(
@@ -391,3 +454,50 @@ def metafields_set(store: Store, _info: GraphQLResolveInfo, args: dict[str, Any]
         return {"metafields": [], "userErrors": errors}
     written = store.metafields.set(resolved)
     return {"metafields": [metafield_record(mf) for mf in written], "userErrors": []}
+
+
+# ------------------------------------------------------------------------------------------------ metafieldsDelete
+
+METAFIELDS_DELETE_LIMIT = 25  # "delete up to 25 metafields at once" (shopify.dev changelog, 2024-04)
+
+
+def metafields_delete(store: Store, _info: GraphQLResolveInfo, args: dict[str, Any]) -> dict[str, Any]:
+    """`metafieldsDelete(metafields: [MetafieldIdentifierInput!]!)`: delete by (ownerId, namespace, key). An
+    identifier that matches no metafield gets null in its slot of `deletedMetafields` and no error (Shopify's
+    documented behaviour); an owner that is not a GID of a metafield owner, or does not exist, is a userError on
+    `["metafields", i, "ownerId"]` and then nothing is deleted. `$app` namespaces resolve as in metafieldsSet, and
+    the identifiers returned carry the resolved namespace. The payload's userErrors are `UserError`s (no code)."""
+    inputs: list[dict[str, Any]] = list(args.get("metafields") or [])
+    if len(inputs) > METAFIELDS_DELETE_LIMIT:
+        return {
+            "deletedMetafields": None,
+            "userErrors": [
+                {
+                    "field": ["metafields"],
+                    "message": f"Exceeded the maximum metafields input limit of {METAFIELDS_DELETE_LIMIT}.",
+                }
+            ],
+        }
+    if not inputs:
+        return {
+            "deletedMetafields": [],
+            "userErrors": [{"field": ["metafields"], "message": "At least one metafield identifier is required."}],
+        }
+    errors: list[dict[str, Any]] = []
+    keys: list[MetafieldKey] = []
+    for index, inp in enumerate(inputs):
+        owner_id = inp.get("ownerId") or ""
+        if not owner_exists(store, owner_id):
+            errors.append({"field": ["metafields", str(index), "ownerId"], "message": "Owner does not exist."})
+            continue
+        keys.append((owner_id, resolve_namespace(inp.get("namespace")), inp.get("key") or ""))
+    if errors:
+        return {"deletedMetafields": [], "userErrors": errors}
+    deleted = store.metafields.delete(keys)
+    return {
+        "deletedMetafields": [
+            None if mf is None else {"ownerId": k[0], "namespace": k[1], "key": k[2]}
+            for k, mf in zip(keys, deleted, strict=True)
+        ],
+        "userErrors": [],
+    }

@@ -9,11 +9,14 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from .metafields import metafields_set
+from .definitions import metafield_definition_create
+from .metafields import metafields_delete, metafields_set
 from .store import Store
 from .uploads import staged_uploads_create
 
 MUTATIONS: dict[str, Callable[[Store, GraphQLResolveInfo, dict[str, Any]], dict[str, Any]]] = {
     "metafieldsSet": metafields_set,
+    "metafieldsDelete": metafields_delete,
+    "metafieldDefinitionCreate": metafield_definition_create,
     "stagedUploadsCreate": staged_uploads_create,
 }

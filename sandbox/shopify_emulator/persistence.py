@@ -41,6 +41,12 @@ BULK_OPERATIONS_DDL = (
     " created_at text, completed_at text, object_count integer, root_object_count integer,"
     " file_size integer, error_code text, file_name text)"
 )
+METAFIELD_DEFINITIONS_DDL = (
+    "create table if not exists metafield_definitions (num integer primary key, owner_type text not null,"
+    " namespace text not null, key text not null, name text not null, description text, type text not null,"
+    " admin_access text, storefront_access text, customer_account_access text, pinned_position integer,"
+    " validations text not null, created_at text not null, unique (owner_type, namespace, key))"
+)
 STAGED_UPLOADS_DDL = (
     "create table if not exists staged_uploads (key text primary key, filename text, mime_type text,"
     " created_at text, uploaded_at text, size integer)"
@@ -57,6 +63,7 @@ class StateDatabase:
         self.connection.execute("pragma journal_mode=wal")
         self.connection.execute("create table if not exists meta (key text primary key, value text)")
         self.connection.execute(STAGED_UPLOADS_DDL)
+        self.connection.execute(METAFIELD_DEFINITIONS_DDL)  # a state file from before definitions gains the table
         self.meta = self.read_meta()
 
     def read_meta(self) -> dict[str, str]:
@@ -102,6 +109,8 @@ class StateDatabase:
             db.execute(METAFIELDS_DDL)
             db.execute("drop table if exists bulk_operations")
             db.execute(BULK_OPERATIONS_DDL)
+            db.execute("drop table if exists metafield_definitions")
+            db.execute(METAFIELD_DEFINITIONS_DDL)
             _write_meta(
                 db,
                 {
@@ -121,6 +130,19 @@ class StateDatabase:
     def read_table(self, name: str) -> pd.DataFrame:
         """One catalogue table as stored (list columns still JSON text), in insertion order."""
         return pd.read_sql(f"select * from {name} order by rowid", self.connection)
+
+    def update_row(self, table: str, id_column: str, gid: str, changes: dict[str, object]) -> None:
+        """Change columns of one catalogue row in place (a sandbox edit: a product's status, a variant's stock);
+        a column the table lacks (a state file seeded before it existed) is added first."""
+        with self.transaction() as db:
+            have = {row[1] for row in db.execute(f"pragma table_info({table})")}
+            for column, value in changes.items():
+                if column not in have:
+                    kind = "integer" if isinstance(value, (bool, int)) else "text"
+                    db.execute(f'alter table {table} add column "{column}" {kind}')
+            assignments = ", ".join(f'"{c}" = ?' for c in changes)
+            values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
+            db.execute(f'update {table} set {assignments} where "{id_column}" = ?', [*values, gid])
 
     def store_data(self) -> StoreData:
         """The live store as the simulator's StoreData (tastes from the `customer_taste` table, or re-simulated from

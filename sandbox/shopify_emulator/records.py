@@ -21,6 +21,8 @@ from .persistence import LIST_COLUMNS
 from .scalars import decimal_str, money_str, parse_gid
 
 SHOP_GID = "gid://shopify/Shop/1"
+SHOP_URL = "https://storeloop-sandbox.myshopify.com"
+DEFAULT_INVENTORY = 100  # a variant's stock when the store does not say (a state file seeded before stock existed)
 
 ENTITY_TABLES = {
     # table → (id column, GID type)
@@ -133,11 +135,55 @@ class Catalogue:
             return False
         return gid in self.tables[parsed[0]].index
 
+    # ------------------------------------------------------------------------------- stock and publication
+
+    def _col(self, table: Table, column: str, row: int, default: Any) -> Any:
+        """A column's value, or `default` when the store has no such column (seeded before it existed) or no
+        value in it."""
+        values = table.cols.get(column)
+        value = None if values is None else values[row]
+        return default if value is None else value
+
+    def variant_stock(self, j: int) -> tuple[int, str, bool]:
+        """(inventoryQuantity, inventoryPolicy, tracked) of a variant row; in stock (100, DENY, tracked) when the
+        store does not say."""
+        v = self.variants
+        return (
+            int(self._col(v, "inventory_quantity", j, DEFAULT_INVENTORY)),
+            str(self._col(v, "inventory_policy", j, "DENY")),
+            bool(self._col(v, "inventory_tracked", j, True)),
+        )
+
+    def _variant_stock_field(self, j: int, k: int) -> Any:
+        """inventoryQuantity (0), inventoryPolicy (1), tracked (2), sellableOnlineQuantity (3)."""
+        stock = self.variant_stock(j)
+        return max(stock[0], 0) if k == 3 else stock[k]
+
+    def variant_available(self, j: int) -> bool:
+        """ProductVariant.availableForSale: untracked, sold when out of stock (CONTINUE), or in stock."""
+        quantity, policy, tracked = self.variant_stock(j)
+        return not tracked or policy == "CONTINUE" or quantity > 0
+
+    def product_published(self, i: int) -> bool:
+        """Published to the Online Store (the emulator's one sales channel): a publishedAt."""
+        return self.products.cols["published_at"][i] is not None
+
+    def _product_stock(self, i: int, what: str) -> Any:
+        stock = [self.variant_stock(j) for j in self.product_variants[i]]
+        if what == "totalInventory":
+            return sum(q for q, _p, tracked in stock if tracked)
+        if what == "tracksInventory":
+            return any(tracked for _q, _p, tracked in stock)
+        return any(tracked and q <= 0 for q, _p, tracked in stock)  # hasOutOfStockVariants
+
     def product(self, i: int) -> Record:
         c = self.products.cols
         variant_rows = self.product_variants[i]
         only_default = len(variant_rows) == 1 and self.variants.cols["title"][variant_rows[0]] == "Default Title"
         gid = c["product_id"][i]
+        status = c["status"][i] or "ACTIVE"
+        published = self.product_published(i)
+        online = status == "ACTIVE" and published
         return {
             "__typename": "Product",
             "_row": i,
@@ -147,7 +193,7 @@ class Catalogue:
             "title": c["title"][i],
             "productType": c["product_type"][i],
             "vendor": c["vendor"][i],
-            "status": c["status"][i],
+            "status": status,
             "tags": c["tags"][i],
             "description": c["description"][i],
             "descriptionHtml": f"<p>{c['description'][i]}</p>",
@@ -155,12 +201,16 @@ class Catalogue:
             "updatedAt": c["updated_at"][i],
             "publishedAt": c["published_at"][i],
             "hasOnlyDefaultVariant": only_default,
-            "hasOutOfStockVariants": False,
-            "isGiftCard": False,
-            "totalInventory": 100 * len(variant_rows),
-            "tracksInventory": True,
-            "onlineStoreUrl": None,
-            "onlineStorePreviewUrl": f"https://storeloop-sandbox.myshopify.com/products/{c['handle'][i]}",
+            "hasOutOfStockVariants": Lazy(self._product_stock, i, "hasOutOfStockVariants"),
+            "isGiftCard": bool(self._col(self.products, "is_gift_card", i, False)),
+            "totalInventory": Lazy(self._product_stock, i, "totalInventory"),
+            "tracksInventory": Lazy(self._product_stock, i, "tracksInventory"),
+            # Shopify: null when the product is not on the Online Store (a draft or archived product is not)
+            "onlineStoreUrl": f"{SHOP_URL}/products/{c['handle'][i]}" if online else None,
+            "onlineStorePreviewUrl": f"{SHOP_URL}/products/{c['handle'][i]}",
+            "publishedOnCurrentPublication": published,
+            "resourcePublicationsCount": {"count": int(published), "precision": "EXACT"},
+            "availablePublicationsCount": {"count": 1, "precision": "EXACT"},
             "templateSuffix": None,
             "requiresSellingPlan": False,
             "variantsCount": {"count": len(variant_rows), "precision": "EXACT"},
@@ -186,13 +236,25 @@ class Catalogue:
             "compareAtPrice": None,
             "position": int(c["position"][j]),
             "displayName": product_title if title == "Default Title" else f"{product_title} - {title}",
-            "availableForSale": True,
-            "inventoryQuantity": 100,
+            "availableForSale": Lazy(self.variant_available, j),
+            "inventoryQuantity": Lazy(self._variant_stock_field, j, 0),
+            "inventoryPolicy": Lazy(self._variant_stock_field, j, 1),
+            "sellableOnlineQuantity": Lazy(self._variant_stock_field, j, 3),
+            "inventoryItem": Lazy(self._inventory_item, j),
             "taxable": True,
             "barcode": None,
             "createdAt": c["created_at"][j],
             "updatedAt": c["updated_at"][j],
             "selectedOptions": [{"name": "Title", "value": title}],
+        }
+
+    def _inventory_item(self, j: int) -> Record:
+        return {
+            "__typename": "InventoryItem",
+            "id": f"gid://shopify/InventoryItem/{self.variants.nums[j]}",
+            "sku": self.variants.cols["sku"][j],
+            "tracked": self.variant_stock(j)[2],
+            "requiresShipping": True,
         }
 
     def customer(self, i: int) -> Record:

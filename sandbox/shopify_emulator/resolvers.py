@@ -27,7 +27,8 @@ from graphql import (
 
 from .bulk.operations import BulkOperationRecord, bulk_operation_record
 from .cost import is_connection_type
-from .metafields import Metafield, metafield_record
+from .definitions import OWNER_KIND_OF_TYPE, MetafieldDefinition, definition_record
+from .metafields import Metafield, metafield_record, resolve_namespace
 from .records import Catalogue, Lazy, Table
 from .scalars import parse_gid
 from .store import Store
@@ -358,6 +359,50 @@ def _metafield_owner(store: Store, source: dict, _info, _args) -> Any:
     return store.node(source["_mf"].owner_id)
 
 
+def _metafield_definition(store: Store, source: dict, _info, _args) -> Any:
+    mf: Metafield = source["_mf"]
+    d = store.definitions.get(source["ownerType"], mf.namespace, mf.key)
+    return None if d is None else definition_record(d)
+
+
+# ------------------------------------------------------------------------------------------ metafield definitions
+
+_DEFINITION_SORTS = {
+    "NAME": lambda d: (d.name.lower(), d.num),
+    "PINNED_POSITION": lambda d: (d.pinned_position is None, -(d.pinned_position or 0), d.num),
+}
+
+
+def _metafield_definitions(store: Store, _source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Connection:
+    """`metafieldDefinitions(ownerType:, namespace:, key:, pinnedStatus:, sortKey:, first/after/…)`; `query`,
+    `constraintSubtype` and `constraintStatus` are not modelled (ignored)."""
+    found = store.definitions.of_owner_type(str(args.get("ownerType")))
+    namespace, key = args.get("namespace"), args.get("key")
+    if namespace is not None:
+        namespace = resolve_namespace(namespace)
+        found = [d for d in found if d.namespace == namespace]
+    if key is not None:
+        found = [d for d in found if d.key == key]
+    pinned = str(args.get("pinnedStatus") or "ANY")
+    if pinned != "ANY":
+        found = [d for d in found if (d.pinned_position is not None) == (pinned == "PINNED")]
+    sort = _DEFINITION_SORTS.get(str(args.get("sortKey") or "ID"))
+    if sort is not None:
+        found = sorted(found, key=sort)
+    return paginate(info, found, definition_record, lambda d: d.num, args)
+
+
+def _definition_metafields(store: Store, source: dict) -> list[Metafield]:
+    d: MetafieldDefinition = source["_def"]
+    kind = OWNER_KIND_OF_TYPE.get(d.owner_type)
+    return [] if kind is None else store.metafields.matching(kind, d.namespace, d.key)
+
+
+def _metafield_definition_by_id(store: Store, _source: Any, _info, args: dict[str, Any]) -> Any:
+    parsed = parse_gid(args.get("id"))
+    return store.node(args["id"]) if parsed is not None and parsed[0] == "MetafieldDefinition" else None
+
+
 # ------------------------------------------------------------------------------------------------ bulk operation
 
 
@@ -446,6 +491,12 @@ RESOLVERS: dict[tuple[str, str], Callable[[Store, Any, GraphQLResolveInfo, dict[
     ("QueryRoot", "nodes"): lambda s, src, info, a: [s.node(g) for g in a.get("ids") or []],
     ("QueryRoot", "currentBulkOperation"): _current_bulk,
     ("QueryRoot", "shop"): lambda s, src, info, a: s.shop(),
+    ("QueryRoot", "metafieldDefinitions"): _metafield_definitions,
+    ("QueryRoot", "metafieldDefinition"): _metafield_definition_by_id,
+    ("MetafieldDefinition", "metafields"): lambda s, src, info, a: paginate(
+        info, _definition_metafields(s, src), metafield_record, lambda mf: mf.num, a
+    ),
+    ("MetafieldDefinition", "metafieldsCount"): lambda s, src, info, a: len(_definition_metafields(s, src)),
     ("Product", "variants"): _child_connection(lambda c, src: c.product_variants[src["_row"]], "variants", "variant"),
     ("Product", "metafield"): _metafield_single,
     ("Product", "metafields"): _metafield_connection,
@@ -470,7 +521,10 @@ RESOLVERS: dict[tuple[str, str], Callable[[Store, Any, GraphQLResolveInfo, dict[
     ("Metafield", "reference"): _metafield_reference,
     ("Metafield", "references"): _metafield_references,
     ("Metafield", "owner"): _metafield_owner,
+    ("Metafield", "definition"): _metafield_definition,
     ("Mutation", "metafieldsSet"): _mutation("metafieldsSet"),
+    ("Mutation", "metafieldsDelete"): _mutation("metafieldsDelete"),
+    ("Mutation", "metafieldDefinitionCreate"): _mutation("metafieldDefinitionCreate"),
     ("Mutation", "bulkOperationRunQuery"): _mutation("bulkOperationRunQuery"),
     ("Mutation", "bulkOperationCancel"): _mutation("bulkOperationCancel"),
     ("Mutation", "stagedUploadsCreate"): _mutation("stagedUploadsCreate"),

@@ -219,6 +219,12 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 {rows_c}</table></body></html>"""
 
 
+def _product_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """What `POST /_sandbox/products` answers: the product's publish-relevant fields after the change."""
+    keys = ("id", "status", "isGiftCard", "publishedAt", "onlineStoreUrl", "totalInventory", "tracksInventory")
+    return {k: (v() if callable(v) else v) for k, v in ((k, record[k]) for k in keys)}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _EmulatorHTTPServer
     protocol_version = "HTTP/1.1"
@@ -355,6 +361,11 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 self._json(200, app.faults.update(payload))
             except FaultError as exc:
+                self._json(400, {"error": str(exc)})
+        elif path == "/_sandbox/products":
+            try:
+                self._json(200, _product_summary(app.store.update_product(payload)))
+            except (ValueError, TypeError) as exc:
                 self._json(400, {"error": str(exc)})
         elif path == "/_sandbox/advance":
             advance = getattr(app, "advance", None)
