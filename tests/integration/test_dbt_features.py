@@ -156,14 +156,18 @@ def test_csv_and_api_rows_are_unified_and_nothing_is_dropped_silently(warehouse:
 
     q = warehouse.query
     # products: the CSV mug is the API mug (API attributes and price), the scarf is a product of its own
-    assert q("select product_id, handle, price, product_source, skus from marts.dim_products order by handle") == [
+    assert q("select product_id, handle, price, product_source, skus from marts.dim_products "
+             "order by handle nulls last, product_id") == [
         (P_MUG, "coffee-mug", Decimal("11.00"), "api", ["SKU-1", "SKU-2"]),
         (P_POSTER, "poster", Decimal("8.50"), "api", ["SKU-4"]),
         ("csv:product:scarf", "scarf", Decimal("25.00"), "csv", ["SCARF-1"]),
         (P_TEE, "t-shirt", Decimal("20.00"), "api", ["SKU-3"]),
         (gid("Product", 4), "vase", Decimal("30.00"), "api", ["SKU-5"]),
+        # known only from order lines: the API custom item "line 7" (no product, no SKU) and the unknown SKU
+        ("csv:name:line 7", None, None, "order_lines", []),
+        ("csv:sku:NOPE-9", None, None, "order_lines", ["NOPE-9"]),
     ]
-    # CSV lines: product by SKU (null for an unknown SKU), customer by email, else an email key
+    # CSV lines: product by SKU (an unknown SKU: a product of its own, csv:sku:), customer by email, else an email key
     csv_lines = q("select order_line_id, customer_id, product_id, line_revenue, country_code "
                   "from marts.fct_order_lines where line_source = 'csv' order by order_line_id")
     o7 = gid("Order", 7)
@@ -172,7 +176,7 @@ def test_csv_and_api_rows_are_unified_and_nothing_is_dropped_silently(warehouse:
         ("csv:line:csv:order:#2002:1", EVE, P_POSTER, Decimal("8.50"), None),
         (f"csv:line:{o7}:1", C_BOB, P_TEE, Decimal("20.00"), "SE"),
         (f"csv:line:{o7}:2", C_BOB, "csv:product:scarf", Decimal("25.00"), "SE"),
-        (f"csv:line:{o7}:3", C_BOB, None, Decimal("10.00"), "SE"),
+        (f"csv:line:{o7}:3", C_BOB, "csv:sku:NOPE-9", Decimal("10.00"), "SE"),
     ]
     # what is left out, and why
     assert q("select order_line_id, exclusion_reason from intermediate.int_shopify__order_lines "
