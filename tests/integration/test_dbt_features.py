@@ -163,8 +163,7 @@ def test_csv_and_api_rows_are_unified_and_nothing_is_dropped_silently(warehouse:
         ("csv:product:scarf", "scarf", Decimal("25.00"), "csv", ["SCARF-1"]),
         (P_TEE, "t-shirt", Decimal("20.00"), "api", ["SKU-3"]),
         (gid("Product", 4), "vase", Decimal("30.00"), "api", ["SKU-5"]),
-        # known only from order lines: the API custom item "line 7" (no product, no SKU) and the unknown SKU
-        ("csv:name:line 7", None, None, "order_lines", []),
+        # known only from the order lines: the CSV line's unknown SKU (the API custom item "line 7" has no product)
         ("csv:sku:NOPE-9", None, None, "order_lines", ["NOPE-9"]),
     ]
     # CSV lines: product by SKU (an unknown SKU: a product of its own, csv:sku:), customer by email, else an email key

@@ -13,11 +13,12 @@
 --   product_id   the line's own product (API), mapped through int_shopify__product_keys
 --   sku          a line without one (CSV): the catalogue product whose variant carries its SKU
 --   name         else the catalogue product its line-item name names (int_shopify__name_products)
---   order_sku    else, when no catalogue knows it (an orders export without a products export, or a product since
---                deleted): a product known only from the order lines, `csv:sku:<sku>`
+--   order_sku    else, for a CSV line no catalogue knows (an orders export without a products export, or a product
+--                since deleted): a product known only from the order lines, `csv:sku:<sku>`
 --   order_name   else, without a SKU: `csv:name:<line-item name, trimmed and lower-cased>`
 -- dim_products lists the order-line products too (title from their latest line), so every product_id of
--- fct_order_lines is a dim_products row. A line with neither a SKU nor a name has no product (null).
+-- fct_order_lines is a dim_products row. An API line without a product (a custom item: the Admin API's catalogue is
+-- complete) and a CSV line with neither SKU nor name have no product (null, product_resolution null).
 
 with
 
@@ -63,15 +64,15 @@ resolved as (
             lines.product_id,
             sku_products.product_id,
             name_products.product_id,
-            'csv:sku:' || lines.sku,
-            'csv:name:' || lower(nullif(trim(lines.title), ''))
+            case when lines.source_kind = 'csv' then 'csv:sku:' || lines.sku end,
+            case when lines.source_kind = 'csv' then 'csv:name:' || lower(nullif(trim(lines.title), '')) end
         ) as product_id,
         case
             when lines.product_id is not null then 'product_id'
             when sku_products.product_id is not null then 'sku'
             when name_products.product_id is not null then 'name'
-            when lines.sku is not null then 'order_sku'
-            when nullif(trim(lines.title), '') is not null then 'order_name'
+            when lines.source_kind = 'csv' and lines.sku is not null then 'order_sku'
+            when lines.source_kind = 'csv' and nullif(trim(lines.title), '') is not null then 'order_name'
         end as product_resolution,
         coalesce(lines.variant_id, case when lines.product_id is null then sku_products.variant_id end) as variant_id,
         lines.sku,
