@@ -37,18 +37,18 @@ def to_gid(resource: str, id_: str | int) -> str:
     return f"gid://shopify/{resource}/{text}"
 
 
-def is_shopify_gid(id_: str | int, resource: str) -> bool:
-    """True for `gid://shopify/<resource>/<n>` or a bare numeric id: something the Admin API can reference."""
-    text = str(id_).strip()
-    return text.isdigit() or text.startswith(f"gid://shopify/{resource}/")
+def _are_gids(ids: pd.Series, resource: str) -> pd.Series:
+    """Per id: `gid://shopify/<resource>/<n>` or a bare numeric id, i.e. something the Admin API can reference."""
+    text = ids.astype(str).str.strip()
+    return text.str.isdigit() | text.str.startswith(f"gid://shopify/{resource}/")
 
 
 def publishable_related(related: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The rows of a `product_id, related_product_id, rank` frame whose two products exist in Shopify's Admin API,
     and how many products were left out as owners. Products known only from CSV exports (`csv:product:<handle>`,
     `csv:sku:<sku>`, `csv:name:<name>`) have no GID: a metafield can neither sit on them nor reference them."""
-    owners = related["product_id"].map(lambda p: is_shopify_gid(p, "Product"))
-    items = related["related_product_id"].map(lambda p: is_shopify_gid(p, "Product"))
+    owners = _are_gids(related["product_id"], "Product")
+    items = _are_gids(related["related_product_id"], "Product")
     kept = related.loc[owners & items]
     return kept, int(related.loc[~owners, "product_id"].nunique())
 
