@@ -1,9 +1,14 @@
-"""recommender_score: the champion scores every customer (top-10 into ml.customer_recommendations) and writes
-related products back to the store as product metafields. Scheduled on the recommender_model Asset."""
+"""recommender_score: the champion scores every customer and every product over the products the store can sell
+(ml.customer_recommendations, ml.product_recommendations); an unpromoted challenger is scored in shadow; the lists
+are published to the store as metafields (related products, personal picks) — only what changed, after the
+guardrails and a canary. Scheduled on the recommender_model Asset.
+
+Params: `dry_run` (compute and log the diff, write nothing to the store), `force` (accept a mass change of lists).
+"""
 
 from __future__ import annotations
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 from storeloop.orchestration.assets import RECOMMENDATIONS, RECOMMENDER_MODEL
 from storeloop.orchestration.defaults import DEFAULT_ARGS, START_DATE
@@ -18,6 +23,10 @@ from storeloop.orchestration.defaults import DEFAULT_ARGS, START_DATE
     default_args=DEFAULT_ARGS,
     tags=["storeloop", "ml", "shopify"],
     doc_md=__doc__,
+    params={
+        "dry_run": Param(False, type="boolean", description="compute and log the diff; write nothing to the store"),
+        "force": Param(False, type="boolean", description="publish even when more lists change than the limit"),
+    },
 )
 def recommender_score():
     @task
@@ -27,20 +36,36 @@ def recommender_score():
         return score(get_current_context()["run_id"])
 
     @task
-    def publish_product_metafields(scores: dict) -> dict:
-        from storeloop.orchestration.score import publish_related_products
+    def score_shadow_challenger(scores: dict) -> dict:
+        from storeloop.orchestration.score import score_shadow
 
-        return publish_related_products(scores["model_version"])
+        return score_shadow(get_current_context()["run_id"], scores["model_version"])
+
+    @task
+    def publish_metafields(scores: dict) -> dict:
+        from airflow.exceptions import AirflowFailException
+
+        from storeloop.orchestration.score import PublishAborted, publish
+
+        context = get_current_context()
+        params = context["params"]
+        try:
+            return publish(context["run_id"], scores["model_version"], dry_run=bool(params.get("dry_run")),
+                           force=bool(params.get("force")))
+        except PublishAborted as stopped:  # no retry: the store and the lists are as they were
+            failure = AirflowFailException(str(stopped))
+            failure.already_alerted = True
+            raise failure from stopped
 
     @task(outlets=[RECOMMENDATIONS])
-    def publish_recommendations_asset(scores: dict, published: dict) -> dict:
+    def publish_recommendations_asset(scores: dict, published: dict, shadow: dict) -> dict:
         context = get_current_context()
-        summary = {**scores, **published}
+        summary = {**scores, **published, **shadow}
         context["outlet_events"][RECOMMENDATIONS].extra = summary
         return summary
 
     scores = score_customers()
-    publish_recommendations_asset(scores, publish_product_metafields(scores))
+    publish_recommendations_asset(scores, publish_metafields(scores), score_shadow_challenger(scores))
 
 
 recommender_score()

@@ -1,27 +1,21 @@
 import gzip
+import hashlib
 import json
 
 import pandas as pd
-import pytest
 from support.fixture_files import admin_schema_path
 
-from storeloop.publish.metafields import (
-    chunk_metafields,
-    personal_picks_metafields,
-    publishable_related,
-    related_products_metafields,
-    to_gid,
-)
+from storeloop.publish.metafields import DEFINITIONS, MAX_LIST_ITEMS, are_gids, metafield_inputs, metafield_lists
 
 
 def related_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "product_id": ["gid://shopify/Product/1"] * 3 + ["gid://shopify/Product/2"] * 2,
+            "product_id": ["gid://shopify/Product/1"] * 3 + ["2"] * 2,
             "related_product_id": [
                 "gid://shopify/Product/3",
                 "gid://shopify/Product/2",
-                "gid://shopify/Product/4",
+                "4",
                 "gid://shopify/Product/1",
                 "gid://shopify/Product/3",
             ],
@@ -31,71 +25,42 @@ def related_frame() -> pd.DataFrame:
     )
 
 
-def test_related_products_become_product_reference_lists_in_rank_order():
-    inputs = related_products_metafields(related_frame())
-    assert inputs == [
-        {
-            "ownerId": "gid://shopify/Product/1",
-            "namespace": "storeloop",
-            "key": "related_products",
-            "type": "list.product_reference",
-            "value": json.dumps(["gid://shopify/Product/2", "gid://shopify/Product/3", "gid://shopify/Product/4"]),
-        },
-        {
-            "ownerId": "gid://shopify/Product/2",
-            "namespace": "storeloop",
-            "key": "related_products",
-            "type": "list.product_reference",
-            "value": json.dumps(["gid://shopify/Product/1", "gid://shopify/Product/3"]),
-        },
-    ]
+def test_lists_are_product_reference_json_in_rank_order_with_the_digest_of_the_value():
+    lists = metafield_lists(related_frame(), "product_id", "related_product_id", "Product", "related_products")
+    assert lists["owner_gid"].tolist() == ["gid://shopify/Product/1", "gid://shopify/Product/2"]
+    first = ["gid://shopify/Product/2", "gid://shopify/Product/3", "gid://shopify/Product/4"]
+    assert json.loads(lists["value"].iloc[0]) == first
+    assert lists["value"].iloc[0] == json.dumps(first)
+    assert lists["items"].tolist() == [3, 2]
+    assert lists["digest"].iloc[0] == hashlib.md5(json.dumps(first).encode()).hexdigest()
+    [one, _] = metafield_inputs(lists)
+    assert one == {"ownerId": "gid://shopify/Product/1", "namespace": "storeloop", "key": "related_products",
+                   "type": "list.product_reference", "value": json.dumps(first)}
 
 
-def test_inputs_use_exactly_the_fields_of_metafields_set_input():
+def test_a_list_drops_repeated_products_and_stops_at_shopifys_limit():
+    ranked = pd.DataFrame({"customer_id": "gid://shopify/Customer/9", "product_id": [str(i % 150) for i in range(300)],
+                           "rank": range(1, 301)})
+    ranked.loc[0, "product_id"] = "1"  # the same product at rank 1 and 2
+    [row] = metafield_lists(ranked, "customer_id", "product_id", "Customer", "personal_picks").itertuples()
+    items = json.loads(row.value)
+    assert len(items) == row.items == MAX_LIST_ITEMS and len(set(items)) == len(items)
+    assert items[0] == "gid://shopify/Product/1"
+
+
+def test_only_ids_the_admin_api_can_reference_are_gids():
+    ids = pd.Series(["gid://shopify/Product/1", "17", "csv:product:blue-mug", "gid://shopify/Customer/1", " 8 "])
+    assert are_gids(ids, "Product").tolist() == [True, True, False, False, True]
+
+
+def test_inputs_and_definitions_use_fields_of_the_real_admin_schema():
     schema = json.loads(gzip.decompress(admin_schema_path().read_bytes()))
     types = {t["name"]: t for t in schema.get("data", schema)["__schema"]["types"]}
     fields = {f["name"] for f in types["MetafieldsSetInput"]["inputFields"]}
-    for item in related_products_metafields(related_frame()):
+    lists = metafield_lists(related_frame(), "product_id", "related_product_id", "Product", "related_products")
+    for item in metafield_inputs(lists):
         assert set(item) <= fields
-
-
-def test_personal_picks_are_customer_metafields():
-    recs = pd.DataFrame({"customer_id": ["7", "7"], "product_id": ["11", "12"], "rank": [1, 2], "score": [1.0, 0.5]})
-    [item] = personal_picks_metafields(recs)
-    assert item["ownerId"] == "gid://shopify/Customer/7"
-    assert item["key"] == "personal_picks"
-    assert json.loads(item["value"]) == ["gid://shopify/Product/11", "gid://shopify/Product/12"]
-
-
-def test_to_gid():
-    assert to_gid("Product", 5) == "gid://shopify/Product/5"
-    assert to_gid("Product", "gid://shopify/Product/5") == "gid://shopify/Product/5"
-    with pytest.raises(ValueError, match="not a Product GID"):
-        to_gid("Product", "gid://shopify/Customer/5")
-    with pytest.raises(ValueError, match="neither"):
-        to_gid("Product", "abc")
-
-
-def test_chunks_of_at_most_25():
-    items = list(range(60))
-    batches = chunk_metafields(items)
-    assert [len(b) for b in batches] == [25, 25, 10]
-    assert [x for b in batches for x in b] == items
-    assert chunk_metafields([]) == []
-    assert [len(b) for b in chunk_metafields(items, size=10)] == [10] * 6
-    with pytest.raises(ValueError):
-        chunk_metafields(items, size=26)
-
-
-def test_products_without_a_shopify_gid_are_left_out_as_owners_and_as_items():
-    related = pd.DataFrame({
-        "product_id": ["gid://shopify/Product/1", "gid://shopify/Product/1", "csv:sku:X", "csv:product:h", "2"],
-        "related_product_id": ["csv:name:gift wrap", "gid://shopify/Product/2", "gid://shopify/Product/1",
-                               "2", "gid://shopify/Product/1"],
-        "rank": [1, 2, 1, 1, 1]})
-    kept, left_out = publishable_related(related)
-    assert kept[["product_id", "related_product_id"]].values.tolist() == [
-        ["gid://shopify/Product/1", "gid://shopify/Product/2"], ["2", "gid://shopify/Product/1"]]
-    assert left_out == 2
-    assert sorted(m["ownerId"] for m in related_products_metafields(kept)) == ["gid://shopify/Product/1",
-                                                                              "gid://shopify/Product/2"]
+    owner_types = {v["name"] for v in types["MetafieldOwnerType"]["enumValues"]}
+    access = {v["name"] for v in types["MetafieldStorefrontAccessInput"]["enumValues"]}
+    for definition in DEFINITIONS:
+        assert definition["owner_type"] in owner_types and definition["storefront"] in access

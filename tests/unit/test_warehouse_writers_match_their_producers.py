@@ -17,3 +17,10 @@ def test_the_recommendations_table_stores_the_recommenders_output_columns():
 def test_a_drift_summary_has_every_field_the_drift_table_stores():
     stored = set(typing.get_type_hints(monitoring_tables.DriftResult))
     assert stored <= {f.name for f in dataclasses.fields(DriftSummary)}
+
+
+def test_the_scored_list_tables_store_the_columns_scoring_produces():
+    from storeloop.recsys import scoring
+
+    assert ml_tables.CUSTOMER_COLUMNS == scoring.CUSTOMER_COLUMNS
+    assert ml_tables.PRODUCT_COLUMNS == scoring.PRODUCT_COLUMNS

@@ -1,5 +1,6 @@
-"""What the DAGs tell the team in Slack: which task failed and why (`notify_failure`, every DAG's failure callback), and
-which CSV export a run could not ingest and set aside (`notify_rejected_exports`, shopify_ingest).
+"""What the DAGs tell the team in Slack: which task failed and why (`notify_failure`, every DAG's failure callback),
+which CSV export a run could not ingest and set aside (`notify_rejected_exports`, shopify_ingest), and which guardrail
+stopped a publish (`notify_publish_aborted`, recommender_score: its task then fails without a second message).
 
 Both post through one helper to the `slack` connection's client and STORELOOP_SLACK_CHANNEL; a broken Slack only logs a
 warning, never fails (or hides the failure of) a task. Text that comes from an error goes out with every URL's query
@@ -53,6 +54,8 @@ def _post(text: str, what: str) -> bool:
 
 def notify_failure(context) -> None:
     exc = context.get("exception")
+    if getattr(exc, "already_alerted", False):  # the task told Slack itself, with more to say (a stopped publish)
+        return
     dag_id, task_id, run_id = _ids(context)
     text = (f":red_circle: *Storeloop* `{dag_id}` failed at task `{task_id}` (run `{run_id}`)\n"
             f"> {redact_urls(str(exc))[:500] if exc else 'no exception recorded'}\n"
@@ -81,3 +84,14 @@ def notify_rejected_exports(rejected: list[dict], context) -> int:
                 f"name, `{name}`: the next run ingests it.")
         posted += _post(text, f"the rejection of {entry.get('file', '?')}")
     return posted
+
+
+def notify_publish_aborted(reasons: list[str], *, run_id: str, model_version: int) -> bool:
+    """One Slack message naming every guardrail (or the canary) that stopped a publish, and what to do."""
+    lines = "\n".join(f"> {_escape(redact_urls(r))[:600]}" for r in reasons)
+    text = (f":octagonal_sign: *Storeloop* `recommender_score` did not publish model v{model_version} "
+            f"(run `{run_id}`): nothing more was written to the store, which keeps its current lists.\n{lines}\n"
+            "See the task log for the plan; `ml.publish_runs` has the record. Trigger recommender_score with "
+            "`{\"dry_run\": true}` to inspect the change, `{\"force\": true}` to accept a mass change, or "
+            "`make rollback` to restore the previous champion.")
+    return _post(text, "the stopped publish")

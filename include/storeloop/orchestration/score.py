@@ -1,9 +1,20 @@
-"""recommender_score task bodies: the champion (MLflow) scores the marts' customers → ml.customer_recommendations
-(warehouse), and related products → product metafields (Shopify)."""
+"""recommender_score task bodies.
+
+- `score`: the champion (MLflow) scores every customer and every product over the eligible products
+  (storeloop.recsys.scoring) → `ml.customer_recommendations`, `ml.product_recommendations`.
+- `score_shadow`: a challenger the last training left unpromoted is scored too → `ml.shadow_*`, and its agreement with
+  the champion → `ml.shadow_agreement` and the challenger's MLflow run. Never published.
+- `publish`: the run's lists → the store's metafields, through the diff against `ml.published_lists`, the guardrails,
+  a canary read back through the Admin API, then the rest; deletions for owners that no longer get a list. The rules
+  are written in storeloop.publish (plan, guardrails, writer) and docs/contracts.md ("Publishing").
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+
+import pandas as pd
 
 from storeloop.orchestration import connections
 from storeloop.orchestration.mlflow_settings import model_name, tracking_uri
@@ -11,56 +22,267 @@ from storeloop.orchestration.mlflow_settings import model_name, tracking_uri
 log = logging.getLogger(__name__)
 
 
-def score(run_id: str, k: int = 10) -> dict:
-    from storeloop.recsys.scoring import score_customers
+class PublishAborted(RuntimeError):
+    """A guardrail or the canary stopped the publish; Slack was told already (the failure callback stays quiet)."""
+
+    already_alerted = True
+
+
+def publish_k() -> int:
+    raw = os.environ.get("STORELOOP_PUBLISH_K", "10").strip() or "10"
+    if not raw.isdigit() or not 1 <= int(raw) <= 128:
+        raise ValueError(f"STORELOOP_PUBLISH_K={raw!r}: set it to a list length between 1 and 128 in .env")
+    return int(raw)
+
+
+def canary_share() -> float:
+    raw = os.environ.get("STORELOOP_PUBLISH_CANARY_SHARE", "0.05").strip() or "0.05"
+    try:
+        share = float(raw)
+    except ValueError:
+        raise ValueError(f"STORELOOP_PUBLISH_CANARY_SHARE={raw!r} is not a share between 0 and 1") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"STORELOOP_PUBLISH_CANARY_SHARE={raw!r} must be between 0 and 1")
+    return share
+
+
+def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs: dict) -> dict:
+    from storeloop.recsys.scoring import customer_recommendations, product_recommendations, recommender_of
+    from storeloop.warehouse.ml_tables import write_customer_recommendations, write_product_recommendations
+
+    k = publish_k()
+    recommender = recommender_of(model)
+    products = inputs["products"]
+    eligible = products.loc[products["is_eligible"], "product_id"]
+    customers = customer_recommendations(recommender, inputs["order_lines"], inputs["customers"], eligible, k)
+    owners = products.loc[~products["is_deleted"]]
+    related = product_recommendations(model.unwrap_python_model().related_products(), owners,
+                                      recommender.popularity(), k)
+    build = inputs["features_build"]
+    write_customer_recommendations(conn, customers, version, run_id, features_build=build, shadow=shadow)
+    write_product_recommendations(conn, related, version, run_id, features_build=build, shadow=shadow)
+    return {"customers": customers, "related": related, "eligible": len(eligible)}
+
+
+def _inputs(conn) -> dict:
+    from storeloop.warehouse.marts import load_customers, load_model_builds, load_order_lines, load_product_eligibility
+
+    order_lines = load_order_lines(conn)
+    customers = load_customers(conn)
+    builds = load_model_builds(conn, ("fct_order_lines",))
+    return {"order_lines": order_lines, "products": load_product_eligibility(conn),
+            "customers": [] if customers is None else customers["customer_id"].tolist(),
+            "features_build": builds.get("fct_order_lines", {}).get("invocation_id")}
+
+
+def score(run_id: str) -> dict:
     from storeloop.recsys.training import load_champion
-    from storeloop.warehouse.marts import load_order_lines
     from storeloop.warehouse.migrations import migrate
-    from storeloop.warehouse.ml_tables import write_customer_recommendations
 
     model, version = load_champion(tracking_uri(), model_name())
     conn = connections.warehouse().connect()
     try:
-        migrate(conn)  # before the read opens a transaction: the write below then finds its table
-        order_lines = load_order_lines(conn)
-        recs = score_customers(model, order_lines, k=k)
-        written = write_customer_recommendations(conn, recs, model_version=version, run_id=run_id)
+        migrate(conn)  # before the reads open a transaction: the writes then find their tables
+        inputs = _inputs(conn)
+        scored = _score_model(conn, model, run_id, version, shadow=False, inputs=inputs)
     finally:
         conn.close()
-    log.info("model v%s scored %d customers: %d rows in ml.customer_recommendations", version,
-             recs["customer_id"].nunique(), written)
-    return {"model_version": int(version), "customers_scored": int(recs["customer_id"].nunique()),
-            "recommendation_rows": int(written)}
+    customers, related = scored["customers"], scored["related"]
+    by_source = customers.drop_duplicates("customer_id")["source"].value_counts().to_dict()
+    related_sources = related["source"].value_counts().to_dict()
+    log.info("model v%s scored %d customers (%s) and %d products over %d eligible products; related-product slots "
+             "by source: %s", version, customers["customer_id"].nunique(), by_source, related["product_id"].nunique(),
+             scored["eligible"], related_sources)
+    return {"model_version": int(version), "customers_scored": int(customers["customer_id"].nunique()),
+            "customers_by_source": {str(k): int(v) for k, v in by_source.items()},
+            "recommendation_rows": len(customers), "products_scored": int(related["product_id"].nunique()),
+            "related_slots_by_source": {str(k): int(v) for k, v in related_sources.items()},
+            "eligible_products": int(scored["eligible"]), "features_build": inputs["features_build"]}
 
 
-def publish_related_products(model_version: int, k: int = 5) -> dict:
-    """Write each product's related products, from the model version that scored, to the store as a
-    `storeloop.related_products` metafield (the champion alias may have moved meanwhile: not our version then)."""
+def unpromoted_challenger() -> tuple[int, str] | None:
+    """(version, MLflow run id) of the `challenger` when the last training did not promote it, else None."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri())
+    try:
+        challenger = client.get_model_version_by_alias(model_name(), "challenger")
+        champion = client.get_model_version_by_alias(model_name(), "champion")
+    except MlflowException:
+        return None
+    if challenger.version == champion.version or challenger.tags.get("decision") == "promoted":
+        return None
+    return int(challenger.version), challenger.run_id
+
+
+def score_shadow(run_id: str, champion_version: int) -> dict:
     import mlflow
+    from mlflow import MlflowClient
 
+    from storeloop.recsys.scoring import list_overlap
+    from storeloop.warehouse.ml_tables import read_run, write_shadow_agreement
+
+    found = unpromoted_challenger()
+    if found is None:
+        log.info("no unpromoted challenger: nothing to score in shadow")
+        return {"shadow_version": None}
+    version, challenger_run = found
+    mlflow.set_tracking_uri(tracking_uri())
+    model = mlflow.pyfunc.load_model(f"models:/{model_name()}/{version}")
+    conn = connections.warehouse().connect()
+    try:
+        inputs = _inputs(conn)
+        scored = _score_model(conn, model, run_id, version, shadow=True, inputs=inputs)
+        champion = read_run(conn, run_id)
+        agreement = list_overlap(champion.loc[champion["source"] == "model"],
+                                 scored["customers"].loc[scored["customers"]["source"] == "model"],
+                                 "customer_id", "product_id", k=10)
+        eligible = max(scored["eligible"], 1)
+        figures = {"customers": agreement["owners"], "overlap_at_10": agreement["overlap"],
+                   "lists_differ_share": agreement["differ_share"],
+                   "champion_coverage": champion["product_id"].nunique() / eligible,
+                   "challenger_coverage": scored["customers"]["product_id"].nunique() / eligible}
+        write_shadow_agreement(conn, run_id, champion_version=champion_version, challenger_version=version, **figures)
+    finally:
+        conn.close()
+    client = MlflowClient(tracking_uri=tracking_uri())
+    for name, value in figures.items():
+        client.log_metric(challenger_run, f"shadow.{name}", float(value))
+    client.set_model_version_tag(model_name(), str(version), "shadow.last_run_id", run_id)
+    log.info("shadow challenger v%s vs champion v%s: overlap@10 %.3f, %.1f%% of lists differ, coverage %.3f vs %.3f",
+             version, champion_version, figures["overlap_at_10"], 100 * figures["lists_differ_share"],
+             figures["challenger_coverage"], figures["champion_coverage"])
+    return {"shadow_version": version, **{k: float(v) for k, v in figures.items()}}
+
+
+def desired_lists(customers: pd.DataFrame, related: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The lists to publish and their entries (`owner_gid, key, item_id, source`): related products of every product
+    with a Shopify GID, and personal picks of every customer with a GID whose list the model made (a customer with no
+    history keeps the trending fallback in the warehouse only: it would be the same list for all of them and churn
+    with the catalogue). Entries known only from CSV exports (no GID) cannot be referenced and are left out."""
+    from storeloop.publish.metafields import (
+        PERSONAL_PICKS_KEY,
+        RELATED_PRODUCTS_KEY,
+        are_gids,
+        metafield_lists,
+        to_gids,
+    )
+
+    rel = related.loc[are_gids(related["product_id"], "Product") & are_gids(related["related_product_id"], "Product")]
+    picks = customers.loc[(customers["source"] == "model") & are_gids(customers["customer_id"], "Customer")
+                          & are_gids(customers["product_id"], "Product")]
+    skipped = {"related_rows_without_gid": len(related) - len(rel), "pick_rows_not_published": len(customers) - len(picks)}
+    lists = pd.concat([metafield_lists(rel, "product_id", "related_product_id", "Product", RELATED_PRODUCTS_KEY),
+                       metafield_lists(picks, "customer_id", "product_id", "Customer", PERSONAL_PICKS_KEY)],
+                      ignore_index=True)
+    items = pd.concat([
+        pd.DataFrame({"owner_gid": to_gids(rel["product_id"], "Product").to_numpy(), "key": RELATED_PRODUCTS_KEY,
+                      "item_id": rel["related_product_id"].to_numpy(), "source": rel["source"].to_numpy()}),
+        pd.DataFrame({"owner_gid": to_gids(picks["customer_id"], "Customer").to_numpy(), "key": PERSONAL_PICKS_KEY,
+                      "item_id": picks["product_id"].to_numpy(), "source": picks["source"].to_numpy()}),
+    ], ignore_index=True)
+    return lists, items, skipped
+
+
+def _alert(violations: list, run_id: str, version: int) -> None:
+    from storeloop.orchestration.callbacks import notify_publish_aborted
+
+    notify_publish_aborted([str(v) for v in violations], run_id=run_id, model_version=version)
+
+
+def ensure_definitions(client) -> dict[str, str]:
+    from storeloop.publish.metafields import DEFINITIONS
+    from storeloop.shopify.metafield_admin import ensure_metafield_definition
+
+    return {f"{d['owner_type']}.{d['key']}": ensure_metafield_definition(client, **d) for d in DEFINITIONS}
+
+
+def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bool = False) -> dict:
+    """Publish the run's lists (see the module doc). Returns counts; raises PublishAborted when a guardrail or the
+    canary stopped it (after the Slack alert)."""
     from storeloop.orchestration.ingest import enabled_sources
-    from storeloop.publish.metafields import publishable_related, related_products_metafields
-    from storeloop.shopify.bulk_mutation import write_metafields
+    from storeloop.publish import guardrails
+    from storeloop.publish.plan import plan_publish
+    from storeloop.publish.writer import canary_sample, delete_lists, read_back_mismatches, write_lists
     from storeloop.shopify.client import ShopifyClient
+    from storeloop.warehouse import publish_state
+    from storeloop.warehouse.marts import load_product_eligibility
+    from storeloop.warehouse.ml_tables import read_run
 
     if "api" not in enabled_sources():
         reason = ("STORELOOP_INGEST_SOURCES has no api: this store is fed by CSV exports only and Storeloop has no "
                   "Admin API access to write metafields with; the recommendations are in "
-                  "ml.customer_recommendations")
-        log.warning("related products not published: %s", reason)
+                  "ml.customer_recommendations and ml.product_recommendations")
+        log.warning("nothing published: %s", reason)
         return {"metafields_written": 0, "publish_skipped": reason, "published_model_version": int(model_version)}
-    mlflow.set_tracking_uri(tracking_uri())
-    model = mlflow.pyfunc.load_model(f"models:/{model_name()}/{model_version}")
-    related, unpublishable = publishable_related(model.unwrap_python_model().related_products(k))
-    if unpublishable:
-        log.warning("%d products known only from CSV exports (no Shopify GID) get no related-products metafield, "
-                    "and are left out of the other products' lists", unpublishable)
-    inputs = related_products_metafields(related)
-    # metafieldsSet batches of 25 for a small catalogue, one bulk mutation (staged upload) for a large one
-    report = write_metafields(ShopifyClient(connections.shopify()), inputs)
-    log.info("metafields: %d of %d written by %s in %d requests (%.1fs)", report.metafields_written, len(inputs),
-             report.method, report.requests, report.seconds)
-    report.raise_for_errors()
-    return {"metafields_written": report.metafields_written, "metafield_requests": report.requests,
-            "metafield_write_method": report.method, "published_model_version": int(model_version),
-            "products_not_in_shopify": unpublishable}
+    limits = guardrails.GuardrailLimits.from_env()
+    conn = connections.warehouse().connect()
+    try:
+        customers, related = read_run(conn, run_id), read_run(conn, run_id, products=True)
+        products = load_product_eligibility(conn)
+        lists, items, skipped = desired_lists(customers, related)
+        state = publish_state.load_published(conn)
+        plan = plan_publish(lists, state)
+        counts = plan.counts()
+        ineligible = dict(zip(products.loc[~products["is_eligible"], "product_id"],
+                              products.loc[~products["is_eligible"], "ineligible_reason"], strict=True))
+        eligible_count = int(products["is_eligible"].sum())
+        cov = guardrails.coverage(items, eligible_count)
+        violations = guardrails.check(items, plan, ineligible, eligible_count,
+                                      publish_state.last_complete_coverage(conn, run_id), limits, force=force)
+        log.info("publish plan for model v%s: %s; coverage %.1f%% of %d eligible products; first publish: %s",
+                 model_version, counts, 100 * cov, eligible_count, plan.first_publish)
+        for line in plan.sample():
+            log.info("  %s", line)
+        summary = {"published_model_version": int(model_version), "plan": counts, "coverage": round(cov, 4),
+                   "dry_run": bool(dry_run), "forced": bool(force), **skipped}
+        if dry_run:
+            publish_state.start_publish(conn, run_id, model_version, counts, cov, force, status="dry_run",
+                                        reason="; ".join(map(str, violations)) or None)
+            log.info("dry run: nothing written to the store%s", "; the guardrails would abort: " +
+                     "; ".join(map(str, violations)) if violations else "; the guardrails pass")
+            return {**summary, "metafields_written": 0, "guardrails": [str(v) for v in violations]}
+        if violations:
+            reason = "; ".join(map(str, violations))
+            publish_state.start_publish(conn, run_id, model_version, counts, cov, force, status="aborted",
+                                        reason=reason)
+            _alert(violations, run_id, model_version)
+            raise PublishAborted(f"publish of model v{model_version} aborted by the guardrails, nothing was "
+                                 f"written: {reason}")
+        publish_state.start_publish(conn, run_id, model_version, counts, cov, force)
+        client = ShopifyClient(connections.shopify())
+        definitions = ensure_definitions(client)
+        sink = publish_state.PublishStateTable(conn, run_id, int(model_version))
+        canary = plan.to_set.loc[canary_sample(plan.to_set, canary_share())]
+        first = write_lists(client, canary, sink)
+        mismatches = read_back_mismatches(client, canary.loc[~canary["owner_gid"].isin(
+            [f.owner_gid for f in first.failures])])
+        if mismatches:
+            reason = f"canary: {len(mismatches)} of {len(canary)} lists read back differ: " + "; ".join(mismatches[:3])
+            publish_state.finish_publish(conn, run_id, "canary_failed", written=first.written,
+                                         failed=len(first.failures), reason=reason)
+            _alert([reason], run_id, model_version)
+            raise PublishAborted(f"publish of model v{model_version} stopped after the canary: {reason}")
+        log.info("canary: %d lists written and read back identical; writing the other %d", first.written,
+                 len(plan.to_set) - len(canary))
+        rest = write_lists(client, plan.to_set.drop(index=canary.index), sink)
+        removed = delete_lists(client, plan.to_delete, sink)
+        failures = first.failures + rest.failures + removed.failures
+        status = "complete_with_failures" if failures else "complete"
+        publish_state.finish_publish(conn, run_id, status, written=first.written + rest.written,
+                                     deleted=removed.deleted, failed=len(failures))
+    finally:
+        conn.close()
+    for failure in failures[:20]:
+        log.warning("not published: %s %s (%s): %s", failure.owner_gid, failure.key, failure.action, failure.message)
+    if len(failures) > 20:
+        log.warning("... %d more failures: select * from ml.publish_failures where run_id = %r", len(failures) - 20,
+                    run_id)
+    written = first.written + rest.written
+    log.info("published model v%s: %d lists written, %d deleted, %d unchanged, %d failed (%d Admin API requests); "
+             "definitions: %s", model_version, written, removed.deleted, plan.unchanged, len(failures),
+             first.requests + rest.requests + removed.requests, definitions)
+    return {**summary, "metafields_written": written, "metafields_deleted": removed.deleted,
+            "metafields_unchanged": plan.unchanged, "publish_failures": len(failures), "publish_status": status,
+            "metafield_requests": first.requests + rest.requests + removed.requests}

@@ -18,6 +18,7 @@ purchase).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -174,28 +175,53 @@ class Recommender(ABC):
     def _tiebreak(self) -> np.ndarray:
         return self.popularity_.scores_
 
-    def recommend(self, history: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-        """Top `k` products for every customer in `history`: `customer_id, product_id, rank, score`."""
+    def allowed_mask(self, exclude: Iterable[str] | None) -> np.ndarray:
+        """Per fitted product: False for the products in `exclude` (ids the model does not know are ignored)."""
+        self._check_fitted()
+        keep = np.ones(len(self.products_), dtype=bool)
+        if exclude is not None:
+            cols = pd.Index(self.products_).get_indexer(pd.Index(list(exclude), dtype=object).astype(str))
+            keep[cols[cols >= 0]] = False
+        return keep
+
+    def popularity(self) -> pd.Series:
+        """The model's own popularity of every fitted product (its tie-break and fill-in order, fixed at fit time),
+        indexed by product id: what the scoring step calls trending."""
+        self._check_fitted()
+        return pd.Series(np.asarray(self._tiebreak(), dtype=np.float64), index=pd.Index(self.products_, dtype=object))
+
+    def recommend(self, history: pd.DataFrame, k: int = 10, exclude: Iterable[str] | None = None) -> pd.DataFrame:
+        """Top `k` products for every customer in `history`: `customer_id, product_id, rank, score`.
+
+        Products in `exclude` (e.g. the ones the store cannot sell now) are removed before the cut to `k`, so a list
+        stays full whenever the model has `k` other products to offer."""
         to_score = self._customer_history(history)
         if to_score is None:
             return empty_recommendations()
         hist = self._history(to_score)
         tiebreak = self._tiebreak()
+        allowed = self.allowed_mask(exclude)
         if not self.exclude_purchased and self._sparse_scores(hist[:0]) is not None:
 
             def sparse_scores(start: int, stop: int) -> sp.csr_matrix:
                 scores = self._sparse_scores(hist[start:stop])
                 assert scores is not None
+                if not allowed.all():
+                    scores = scores.tocsr(copy=True)
+                    scores.data[~allowed[scores.indices]] = 0.0
+                    scores.eliminate_zeros()
                 return scores
 
             order = priority_order(tiebreak)
-            return blockwise_sparse_top_k_frame(to_score.customers, self.products_, sparse_scores, order, k)
+            return blockwise_sparse_top_k_frame(to_score.customers, self.products_, sparse_scores,
+                                                order[allowed[order]], k)
 
         def dense_scores(start: int, stop: int) -> np.ndarray:
             block = hist[start:stop]
             primary = self._score_block(block)
             if self.exclude_purchased:
                 primary[block.toarray() > 0] = -np.inf
+            primary[:, ~allowed] = -np.inf
             return primary
 
         return blockwise_top_k_frame(
@@ -247,15 +273,16 @@ class PopularityRecommender(Recommender):
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
         return np.tile(self.scores_, (hist_block.shape[0], 1))
 
-    def recommend(self, history: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    def recommend(self, history: pd.DataFrame, k: int = 10, exclude: Iterable[str] | None = None) -> pd.DataFrame:
         """The global top `k` for every customer (without their own products when `exclude_purchased`)."""
         if self.exclude_purchased:
-            return super().recommend(history, k)
+            return super().recommend(history, k, exclude)
         to_score = self._customer_history(history)
         if to_score is None:
             return empty_recommendations()
         n = len(to_score.customers)
-        top = self.ranking_[:k]
+        ranking = self.ranking_[self.allowed_mask(exclude)[self.ranking_]]
+        top = ranking[:k]
         idx = np.tile(top, (n, 1))
         values = np.tile(self.scores_[top], (n, 1))
         return top_k_frame(to_score.customers, self.products_, idx, values, "customer_id", "product_id")

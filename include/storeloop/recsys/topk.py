@@ -70,16 +70,17 @@ def sparse_top_k(
     """Top `k` per row of non-negative sparse scores, products without a score counting 0, as `(row, col, value,
     rank)` arrays (rank from 1), sorted by row then rank.
 
-    Same result as `top_k` on the dense matrix with ties in `order` (priority) order: the stored scores are sorted
+    `order` lists the products that may be returned, by priority; a product left out of it must have no stored
+    score. Same result as `top_k` on the dense matrix with ties in `order` (priority) order: the stored scores are sorted
     per row (one lexsort over the nonzeros), and rows with fewer than k scored products are filled with the
     highest-priority products they do not have (value 0). Cost is O(nonzeros), not O(rows x products).
     """
     s = scores.tocsr(copy=True)
     s.eliminate_zeros()
     n_rows, n_items = s.shape
-    k_eff = min(k, n_items)
-    position = np.empty(n_items, dtype=np.int64)
-    position[order] = np.arange(n_items)
+    k_eff = min(k, len(order))  # `order` may leave out products that must not be returned (they have no score)
+    position = np.zeros(n_items, dtype=np.int64)
+    position[order] = np.arange(len(order))
     counts = np.diff(s.indptr)
     rows = np.repeat(np.arange(n_rows), counts)
     sort = np.lexsort((position[s.indices], -s.data, rows))
@@ -90,7 +91,7 @@ def sparse_top_k(
     have = np.minimum(counts, k_eff)
     needy = np.flatnonzero(have < k_eff)
     if len(needy):
-        width = min(n_items, 2 * k_eff)  # a row with c < k scored products has >= k - c free among the first 2k
+        width = min(len(order), 2 * k_eff)  # a row with c < k scored products has >= k - c free among the first 2k
         top = order[:width]
         free = s[needy][:, top].toarray() == 0
         free_rank = np.cumsum(free, axis=1)

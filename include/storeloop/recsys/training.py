@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
+RELATED_DEPTH = 30  # related products kept per product in the model artifact
 CHAMPION_ROW = "champion"  # name of the re-evaluated champion in metric tables
 
 
@@ -248,7 +249,10 @@ def train_and_register(
     run_tags = {**data_tags, "code_version": code_version, "training_reason": reason or "unspecified"}
 
     related_model = RelatedProductsModel().fit(split.train)
-    related = related_model.related_products(k=DEFAULT_RELATED_K)
+    # deeper than a published list: scoring drops ineligible products before it cuts to k (recsys/scoring.py), so
+    # the model's own neighbours beyond rank 10 keep lists full; zero-score fill rows past rank 10 are not kept
+    related = related_model.related_products(k=RELATED_DEPTH)
+    related = related.loc[(related["rank"] <= DEFAULT_RELATED_K) | (related["score"] > 0)].reset_index(drop=True)
     related_metrics = evaluate_related(related, split.holdout, k=5)
     popular_related = evaluate_related(PopularityRecommender().fit(split.train).related_products(5), split.holdout, 5)
     related_metrics["related_hit_rate_at_5_popularity_baseline"] = popular_related["related_hit_rate_at_5"]

@@ -269,6 +269,10 @@ class MetafieldWriteReport:
     user_errors: list[LineError] = field(default_factory=list)
     seconds: float = 0.0
     bulk: BulkMutationResult | None = None
+    # indices (in the caller's input list) of the inputs not confirmed written: every input of a call or bulk line
+    # that failed (metafieldsSet is all-or-nothing per call) or has no result line. `user_errors` say which input
+    # was at fault when Shopify tells; the others of its call can be sent again without it.
+    unwritten: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -301,21 +305,28 @@ def write_metafields(client: ShopifyClient, inputs: list[dict], *, bulk_threshol
     if len(inputs) < bulk_threshold:
         written, errors = 0, []
         document = load_document("metafields_set")
+        unwritten: list[int] = []
         for batch_no, (start, batch) in enumerate(_chunks(inputs, batch_size)):
             payload = client.execute(document, {"metafields": batch})["metafieldsSet"]
             written += len(payload.get("metafields") or [])
-            for e in payload.get("userErrors") or []:
+            batch_errors = payload.get("userErrors") or []
+            for e in batch_errors:
                 idx = _element_index(e)
                 errors.append(LineError(batch_no, e.get("message") or "", e.get("field"), e.get("code"), idx,
                                         start + idx if isinstance(idx, int) else None))
+            if batch_errors or len(payload.get("metafields") or []) < len(batch):
+                unwritten.extend(range(start, start + len(batch)))
         return MetafieldWriteReport("metafieldsSet", len(inputs), client.requests_sent - sent_before, written, errors,
-                                    time.monotonic() - started)
+                                    time.monotonic() - started, unwritten=unwritten)
 
     counted = {"written": 0}
+    lines_written: set[int] = set()
 
-    def count(_line_no: int, obj: dict) -> None:
+    def count(line_no: int, obj: dict) -> None:
         payload = (obj.get("data") or {}).get("metafieldsSet") or {}
         counted["written"] += len(payload.get("metafields") or [])
+        if not _line_errors(line_no, obj) and payload.get("metafields") is not None:
+            lines_written.add(line_no)
 
     own_tmp = tmp_dir is None
     tmp = Path(tempfile.mkdtemp(prefix="storeloop-metafields-")) if own_tmp else Path(tmp_dir)
@@ -335,5 +346,6 @@ def write_metafields(client: ShopifyClient, inputs: list[dict], *, bulk_threshol
     if result.lines_missing:
         errors.append(LineError(-1, f"{result.lines_missing} of {result.lines_sent} lines have no result in the "
                                     "bulk operation's file: their metafields may not be written", code="MISSING"))
+    unwritten = [i for i in range(len(inputs)) if i // batch_size not in lines_written]
     return MetafieldWriteReport("bulk", len(inputs), client.requests_sent - sent_before, counted["written"], errors,
-                                time.monotonic() - started, result)
+                                time.monotonic() - started, result, unwritten)
