@@ -14,6 +14,7 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from graphql import GraphQLError, GraphQLSyntaxError, execute, parse, validate
 from graphql.execution.values import get_variable_values
@@ -36,6 +37,7 @@ log = logging.getLogger("sandbox.shopify_emulator")
 GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>[^/]+)/graphql\.json$")
 VERSION = re.compile(r"^(?:20\d{2}-(?:01|04|07|10)|unstable)$")
 BULK_FILE_PATH = re.compile(r"^/_sandbox/bulk/(?P<num>\d+)\.jsonl$")
+PRODUCT_PATH = re.compile(r"^/_sandbox/products/(?P<id>.+)$")
 METAFIELD_NAMESPACE = "storeloop"
 
 
@@ -390,6 +392,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/_sandbox/stats":
             app.faults.reset_counters()
             self._json(200, {**app.store.stats(), **app.faults.counters()})
+        elif m := PRODUCT_PATH.match(path):
+            # the product's numeric id or GID (URL-encoded or not: /_sandbox/products/gid://shopify/Product/1 works)
+            try:
+                self._json(200, app.store.delete_product(unquote(m["id"])))
+            except LookupError as exc:
+                self._json(404, {"error": str(exc)})
+            except ValueError as exc:
+                self._json(400, {"error": str(exc)})
+            except RuntimeError as exc:
+                self._json(409, {"error": str(exc)})
         else:
             self._json(405, {"errors": "Method Not Allowed"})
 

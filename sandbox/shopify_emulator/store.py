@@ -1,7 +1,8 @@
 """The emulated shop as one object: the state file (`persistence`), the catalogue and its records (`records`),
 metafields (`metafields`) and their definitions (`definitions`), bulk operations (`bulk.operations`) and staged
 uploads (`uploads`), composed; plus what crosses them: looking any object up by GID, the counts, sandbox edits of a
-product's status and stock (`update_product`), and evolving the store (`advance`).
+product's status and stock (`update_product`), deleting a product (`delete_product`), and evolving the store
+(`advance`).
 
 Thread-safe for concurrent requests: every part shares the state file's one lock.
 """
@@ -150,6 +151,35 @@ class Store:
                     self.db.update_row("variants", "variant_id", variants.ids[j], vc)
                     _set_cols(variants, j, vc)
             return self.catalogue.product(row)
+
+    def delete_product(self, product: str) -> dict[str, Any]:
+        """Delete a product as Shopify does, persisted (`DELETE /_sandbox/products/<numeric id or GID>`): the product,
+        its variants and the metafields either owns are gone; no query returns them again. Orders keep their line
+        items (title, SKU, price), whose `product` and `variant` are then null, as on Shopify. Metafields of other
+        owners that reference the product keep their value.
+
+        Raises ValueError (not a product id), LookupError (no such product: never was, or deleted already) or
+        RuntimeError (a bulk operation is running: its results would mix the store before and after)."""
+        gid = f"gid://shopify/Product/{product}" if isinstance(product, str) and product.isdigit() else product
+        parsed = parse_gid(gid)
+        if parsed is None or parsed[0] != "Product":
+            raise ValueError(f"{product!r} is not a product id (a number, or gid://shopify/Product/<n>)")
+        with self.db.lock:
+            if self.bulk_operations.any_active():
+                raise RuntimeError("a bulk operation is running: delete the product when it has finished")
+            row = self.catalogue.products.index.get(gid)
+            if row is None:
+                raise LookupError(f"no product {gid!r}")
+            variants = [self.catalogue.variants.ids[j] for j in self.catalogue.product_variants[row]]
+            owners = [gid, *variants]
+            metafields = sum(len(self.metafields.of_owner(owner)) for owner in owners)
+            with self.db.transaction() as db:
+                db.execute('delete from variants where "product_id" = ?', (gid,))
+                db.execute('delete from products where "product_id" = ?', (gid,))
+                db.executemany("delete from metafields where owner_id = ?", [(owner,) for owner in owners])
+            self.catalogue = self._read_catalogue()
+            self.metafields.load()
+        return {"deleted": gid, "variants": variants, "metafields": metafields}
 
     # ------------------------------------------------------------------------------------------ evolving the store
 

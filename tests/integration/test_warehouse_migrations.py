@@ -17,13 +17,21 @@ from storeloop.warehouse.migrations import VERSIONS_TABLE, MigrationError, avail
 from storeloop.warehouse.ml_tables import TABLE as RECOMMENDATIONS_TABLE
 from storeloop.warehouse.ml_tables import TABLE_COLUMNS as RECOMMENDATIONS_COLUMNS
 from storeloop.warehouse.monitoring_tables import TABLE as DRIFT_TABLE
-from storeloop.warehouse.raw_schema import BATCHES_TABLE, BOOKKEEPING_COLUMNS, QUARANTINE_TABLE, RAW_TABLES
+from storeloop.warehouse.raw_schema import (
+    BATCHES_TABLE,
+    BOOKKEEPING_COLUMNS,
+    PRODUCT_DELETIONS_TABLE,
+    QUARANTINE_TABLE,
+    RAW_TABLES,
+)
 
 pytestmark = pytest.mark.integration
 
 # What PostgreSQL's format_type() calls the types RAW_TABLES writes.
 _PG_TYPE = {"text": "text", "timestamptz": "timestamp with time zone", "numeric(14,2)": "numeric(14,2)",
-            "integer": "integer", "jsonb": "jsonb"}
+            "integer": "integer", "jsonb": "jsonb", "boolean": "boolean"}
+# every migration in the repository, in order (the first three are checked by name below)
+ALL_VERSIONS = [m.version for m in available()]
 
 
 def _columns(cur, qualified: str) -> list[tuple[str, str, bool]]:
@@ -48,11 +56,14 @@ def _versions(cur) -> list[tuple[int, str]]:
 
 def test_the_migrated_raw_tables_have_exactly_the_loaders_columns(warehouse_conn):
     applied = migrate(warehouse_conn)
-    assert [m.file_name for m in applied] == ["0001_raw_shopify.sql", "0002_ml.sql", "0003_monitoring.sql"]
+    assert [m.file_name for m in applied] == [m.file_name for m in available()]
+    assert [m.file_name for m in applied][:3] == ["0001_raw_shopify.sql", "0002_ml.sql", "0003_monitoring.sql"]
+    assert "0005_product_eligibility.sql" in [m.file_name for m in applied]
     assert warehouse_conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
     with warehouse_conn.cursor() as cur:
         for table in RAW_TABLES.values():
-            assert _columns(cur, table.qualified_name) == _expected(table.columns + BOOKKEEPING_COLUMNS), table.name
+            assert _columns(cur, table.qualified_name) == _expected(table.table_layout(BOOKKEEPING_COLUMNS)), \
+                table.name
             cur.execute("select indexname from pg_indexes where schemaname = 'raw_shopify' and tablename = %s",
                         (table.name,))
             assert {r[0] for r in cur.fetchall()} == {f"{table.name}_{i}_idx" for i in ("run", "id", "loaded_at")}
@@ -61,7 +72,11 @@ def test_the_migrated_raw_tables_have_exactly_the_loaders_columns(warehouse_conn
         assert [c[0] for c in _columns(cur, BATCHES_TABLE)][:3] == ["run_id", "resource", "source"]
         assert [c[0] for c in _columns(cur, RECOMMENDATIONS_TABLE)] == RECOMMENDATIONS_COLUMNS
         assert [c[0] for c in _columns(cur, DRIFT_TABLE)][0] == "run_id"
-        assert _versions(cur) == [(1, "raw_shopify"), (2, "ml"), (3, "monitoring")]
+        assert [c[0] for c in _columns(cur, PRODUCT_DELETIONS_TABLE)] == [
+            "id", "detected_at", "last_loaded_at", "last_run_id", "_run_id", "_source"]
+        assert _versions(cur)[:3] == [(1, "raw_shopify"), (2, "ml"), (3, "monitoring")]
+        assert (5, "product_eligibility") in _versions(cur)
+        assert [v for v, _ in _versions(cur)] == ALL_VERSIONS
 
 
 def test_a_second_run_applies_nothing_and_leaves_no_transaction_open(warehouse_conn):
@@ -110,18 +125,19 @@ def test_concurrent_callers_apply_each_migration_once(warehouse_db):
     for t in threads:
         t.join()
     assert errors == []
-    assert sorted(v for applied in results for v in applied) == [1, 2, 3]  # each applied by exactly one caller
+    assert sorted(v for applied in results for v in applied) == ALL_VERSIONS  # each applied by exactly one caller
     with psycopg2.connect(warehouse_db) as conn, conn.cursor() as cur:
-        assert [v for v, _ in _versions(cur)] == [1, 2, 3]
+        assert [v for v, _ in _versions(cur)] == ALL_VERSIONS
     conn.close()
 
 
 def test_a_failing_migration_leaves_nothing_and_records_nothing(warehouse_conn):
-    broken = (*available(), migrations.Migration(4, "broken", "create table public.half (x int); select 1/0;"))
-    with pytest.raises(MigrationError, match="0004_broken.sql failed"):
+    n = len(available()) + 1
+    broken = (*available(), migrations.Migration(n, "broken", "create table public.half (x int); select 1/0;"))
+    with pytest.raises(MigrationError, match=f"{n:04d}_broken.sql failed"):
         migrate(warehouse_conn, broken)
     with warehouse_conn.cursor() as cur:
-        assert [v for v, _ in _versions(cur)] == [1, 2, 3]  # the good ones before it are applied and recorded
+        assert [v for v, _ in _versions(cur)] == ALL_VERSIONS  # the good ones before it are applied and recorded
         cur.execute("select to_regclass('public.half')")
         assert cur.fetchone()[0] is None
     warehouse_conn.rollback()
@@ -136,7 +152,7 @@ def test_an_edited_applied_migration_is_refused(warehouse_conn):
 
 def test_a_warehouse_created_before_migrations_is_adopted_with_its_rows(warehouse_conn):
     """The DDL the loader and the two writers ran before migrations existed (`create table if not exists`, as of
-    commit 4b554e7), then a row in each table: migrating keeps every row and records the three versions."""
+    commit 4b554e7), then a row in each table: migrating keeps every row and records every version."""
     with warehouse_conn, warehouse_conn.cursor() as cur:
         cur.execute(OLD_DDL)
         cur.execute("insert into raw_shopify.orders (id, _run_id, _source, _record) values ('o1', 'r', 'api_bulk', '{}')")
@@ -144,14 +160,14 @@ def test_a_warehouse_created_before_migrations_is_adopted_with_its_rows(warehous
                     "run_id) values ('c', 'p', 1, 0.5, 1, 'r')")
         cur.execute("insert into monitoring.drift_reports (run_id, dataset_drift, drifted_columns, drift_share, "
                     "n_columns, column_results, n_reference, n_current) values ('r', false, 0, 0, 1, '[]', 1, 1)")
-    assert [m.version for m in migrate(warehouse_conn)] == [1, 2, 3]
+    assert [m.version for m in migrate(warehouse_conn)] == ALL_VERSIONS
     with warehouse_conn.cursor() as cur:
         for table in ("raw_shopify.orders", "ml.customer_recommendations", "monitoring.drift_reports"):
             cur.execute(f"select count(*) from {table}")
             assert cur.fetchone()[0] == 1, table
         for table in RAW_TABLES.values():
-            assert _columns(cur, table.qualified_name) == _expected(table.columns + BOOKKEEPING_COLUMNS)
-        assert [v for v, _ in _versions(cur)] == [1, 2, 3]
+            assert _columns(cur, table.qualified_name) == _expected(table.table_layout(BOOKKEEPING_COLUMNS))
+        assert [v for v, _ in _versions(cur)] == ALL_VERSIONS
     warehouse_conn.rollback()
 
 

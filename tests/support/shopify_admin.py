@@ -102,3 +102,9 @@ def set_product(base_url: str, product_id: str, **changes: Any) -> dict[str, Any
     r = requests.post(f"{base_url}/_sandbox/products", json={"id": product_id, **changes}, timeout=10)
     r.raise_for_status()
     return r.json()
+
+
+def delete_product(base_url: str, product_id: str) -> requests.Response:
+    """`DELETE /_sandbox/products/<numeric id or GID>`: delete a product as Shopify does (its variants and their
+    metafields too; see `sandbox.shopify_emulator.store.Store.delete_product`). Returns the response unchecked."""
+    return requests.delete(f"{base_url}/_sandbox/products/{product_id}", timeout=30)

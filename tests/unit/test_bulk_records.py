@@ -83,3 +83,54 @@ def test_rows_have_the_raw_tables_columns_in_order(resource, record, expected_ta
 
 def test_resource_tables_are_raw_tables():
     assert {t for tables in RESOURCE_TABLES.values() for t in tables} == set(RAW_TABLES)
+
+
+# ---------------------------------------------------------------------------------- eligibility (migration 0005)
+
+PUBLISHED_PRODUCT = {**PRODUCT, "isGiftCard": False, "publishedAt": "2026-01-01T09:00:00Z", "totalInventory": 7,
+                     "tracksInventory": True}
+STOCKED_VARIANT = {**VARIANT, "inventoryQuantity": -1, "inventoryPolicy": "CONTINUE", "availableForSale": True,
+                   "inventoryItem": {"tracked": True}}
+
+
+def _named(resource: str, record: dict) -> dict:
+    table, row, _ = parse_line(json.dumps(record), RESOURCE_TABLES[resource])
+    return dict(zip(RAW_TABLES[table].typed_column_names, row, strict=True))
+
+
+def test_product_publish_fields_become_typed_columns():
+    named = _named("products", PUBLISHED_PRODUCT)
+    assert (named["is_gift_card"], named["is_published"], named["published_at"], named["total_inventory"],
+            named["tracks_inventory"]) == (False, True, "2026-01-01T09:00:00Z", 7, True)
+    # publishedAt null: not published to the Online Store (known, not unknown)
+    unpublished = _named("products", {**PUBLISHED_PRODUCT, "publishedAt": None, "isGiftCard": True})
+    assert (unpublished["is_published"], unpublished["published_at"], unpublished["is_gift_card"]) == (
+        False, None, True)
+    # a record from a query that did not select the fields (an older landed file): unknown, every one of them
+    old = _named("products", PRODUCT)
+    assert [old[c] for c in ("is_gift_card", "is_published", "published_at", "total_inventory",
+                             "tracks_inventory")] == [None] * 5
+
+
+def test_variant_stock_fields_become_typed_columns():
+    named = _named("products", STOCKED_VARIANT)
+    assert (named["inventory_quantity"], named["inventory_policy"], named["inventory_tracked"],
+            named["available_for_sale"]) == (-1, "CONTINUE", True, True)
+    old = _named("products", VARIANT)
+    assert [old[c] for c in ("inventory_quantity", "inventory_policy", "inventory_tracked",
+                             "available_for_sale")] == [None] * 4
+
+
+@pytest.mark.parametrize("record, reason", [
+    ({**PUBLISHED_PRODUCT, "isGiftCard": "no"}, "isGiftCard='no' is not true or false"),
+    ({**PUBLISHED_PRODUCT, "publishedAt": "soon"}, "publishedAt='soon' is not an ISO 8601 timestamp"),
+    ({**PUBLISHED_PRODUCT, "totalInventory": 1.5}, "totalInventory=1.5 is not an integer"),
+    ({**PUBLISHED_PRODUCT, "totalInventory": 2**40}, "out of range"),
+    ({**STOCKED_VARIANT, "inventoryPolicy": "ALLOW"}, "inventoryPolicy='ALLOW' is not DENY or CONTINUE"),
+    ({**STOCKED_VARIANT, "inventoryItem": {"tracked": "yes"}}, "inventoryItem.tracked='yes'"),
+    ({**STOCKED_VARIANT, "inventoryItem": [1]}, "inventoryItem=[1] is not an object"),
+    ({**STOCKED_VARIANT, "availableForSale": 1}, "availableForSale=1 is not true or false"),
+])
+def test_malformed_publish_fields_are_rejected_with_a_reason(record, reason):
+    with pytest.raises(MalformedRecord, match=reason.replace("[", r"\[").replace("]", r"\]")):
+        parse_line(json.dumps(record), RESOURCE_TABLES["products"])

@@ -306,11 +306,13 @@ def test_catalogue_products_variants_and_images() -> None:
     assert (t, tv) == ("products", "product_variants")
     assert product == ("csv:product:linga-bhairavi-copper-pendant-large", "linga-bhairavi-copper-pendant-large",
                        "Linga Bhairavi Copper Pendant - Large", "Consecrated Devi - Pendants", "Isha Life SG", "ACTIVE",
-                       None, None)
+                       None, None, False, True, None, None, None)
     assert variant[:4] == ("csv:variant:linga-bhairavi-copper-pendant-large:1",
                            "csv:product:linga-bhairavi-copper-pendant-large", vrecord["Variant SKU"] or None,
                            "Default Title")
     assert variant[4] == Decimal(vrecord["Variant Price"])
+    # stock: Variant Inventory Qty 3, policy deny, tracked by shopify; the export has no availableForSale
+    assert variant[7:] == (3, "DENY", True, None)
     assert record["Body (HTML)"].startswith("<div>\n<h3>Product Details</h3>")
     assert "Color (product.metafields.shopify.color-pattern)" in record
     assert "images" in record and "images" not in vrecord
@@ -337,12 +339,14 @@ def test_2021_format_products() -> None:
     records = list(read_export(PRODUCTS_2021))
     variants = [row for row in _rows(records, "product_variants") if row[1] == "csv:product:gardening-gloves"]
     assert variants == [
-        ("csv:variant:gardening-gloves:1", "csv:product:gardening-gloves", None, "Green", Decimal("9.99"), None, None),
+        # an empty Variant Inventory Tracker: stock not tracked (the variant sells whatever its quantity)
+        ("csv:variant:gardening-gloves:1", "csv:product:gardening-gloves", None, "Green", Decimal("9.99"), None, None,
+         1, "DENY", False, None),
         ("csv:variant:gardening-gloves:2", "csv:product:gardening-gloves", None, "Yellow", Decimal("15.99"), None,
-         None)]
+         None, 3, "DENY", False, None)]
     product = next(row for row in _rows(records, "products") if row[1] == "gardening-gloves")
     assert product == ("csv:product:gardening-gloves", "gardening-gloves", "Gardening Gloves", "Outdoor",
-                       "Company 123", "ACTIVE", None, None)
+                       "Company 123", "ACTIVE", None, None, False, True, None, None, None)
 
 
 PRODUCTS_HEADER = "Handle,Title,Vendor,Type,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant SKU," \
@@ -367,13 +371,16 @@ def test_products_without_status_column_multi_option_variants_and_images(tmp_pat
     records = list(read_export(_write(tmp_path, "products_export_1.csv", PRODUCTS_HEADER, *lines)))
     assert [r.error for r in records] == [None] * 4
     (_, product, record), (_, variant, _) = records[0].rows
-    assert product == ("csv:product:tee", "tee", "Tee", "Shirts", "Acme", None, None, None)
-    assert variant == ("csv:variant:tee:1", "csv:product:tee", "TEE-S-R", "S / Red", Decimal("12.50"), None, None)
+    # no Status, Published, Gift Card or inventory columns: those typed values are None (unknown), never false or 0
+    assert product == ("csv:product:tee", "tee", "Tee", "Shirts", "Acme", None, None, None, None, None, None, None,
+                       None)
+    assert variant == ("csv:variant:tee:1", "csv:product:tee", "TEE-S-R", "S / Red", Decimal("12.50"), None, None,
+                       None, None, None, None)
     assert record["Material (product.metafields.shopify.material)"] == "cotton"
     assert record["images"] == [{"line_no": 3, "Image Src": "https://x/2.jpg", "Image Position": "2"}]
     assert records[1].merged and records[1].rows == ()
     assert records[2].rows[0][1] == ("csv:variant:tee:2", "csv:product:tee", "TEE-M-R", "M / Red", Decimal("13"),
-                                     None, None)
+                                     None, None, None, None, None, None)
     assert [t for t, _, _ in records[3].rows] == ["products"]
 
 
@@ -406,6 +413,61 @@ def test_malformed_product_records_are_quarantined_with_reason(tmp_path: Path) -
     tables, loaded, _, quarantined = _tally(records)
     assert loaded + quarantined == len(lines)
     assert dict(tables) == {"products": 1, "product_variants": 2}
+
+
+ELIGIBILITY_HEADER = "Handle,Title,Published,Gift Card,Status,Option1 Value,Variant SKU,Variant Price," \
+                     "Variant Inventory Tracker,Variant Inventory Qty,Variant Inventory Policy"
+
+
+def _eligibility(**values: str) -> str:
+    return _blank_row(ELIGIBILITY_HEADER, **values)
+
+
+def test_products_publish_gift_card_and_variant_stock_columns(tmp_path: Path) -> None:
+    """What dim_products' eligibility reads from a products export: Published, Gift Card, and each variant's
+    tracker, quantity and policy (an empty tracker = not tracked; TRUE as a spreadsheet saves it)."""
+    lines = [
+        _eligibility(Handle="mug", Title="Mug", Published="true", **{"Gift Card": "false", "Status": "active",
+                     "Option1 Value": "S", "Variant Price": "5", "Variant Inventory Tracker": "shopify",
+                     "Variant Inventory Qty": "0", "Variant Inventory Policy": "deny"}),
+        _eligibility(Handle="mug", **{"Option1 Value": "L", "Variant Price": "6", "Variant Inventory Tracker": "shopify",
+                     "Variant Inventory Qty": "-2", "Variant Inventory Policy": "CONTINUE"}),
+        _eligibility(Handle="card", Title="Gift card", Published="FALSE", **{"Gift Card": "TRUE", "Status": "draft",
+                     "Option1 Value": "Default Title", "Variant Price": "25", "Variant Inventory Policy": "deny"}),
+    ]
+    records = list(read_export(_write(tmp_path, "products_export_1.csv", ELIGIBILITY_HEADER, *lines)))
+    assert [r.error for r in records] == [None] * 3
+    products = {row[0]: row[8:] for row in _rows(records, "products")}
+    # is_gift_card, is_published, published_at, total_inventory, tracks_inventory
+    assert products == {"csv:product:mug": (False, True, None, None, None),
+                        "csv:product:card": (True, False, None, None, None)}
+    variants = {row[0]: row[7:] for row in _rows(records, "product_variants")}
+    # inventory_quantity, inventory_policy, inventory_tracked, available_for_sale
+    assert variants == {"csv:variant:mug:1": (0, "DENY", True, None),
+                        "csv:variant:mug:2": (-2, "CONTINUE", True, None),
+                        "csv:variant:card:1": (None, "DENY", False, None)}
+
+
+@pytest.mark.parametrize("first_row, other_row, reason", [
+    ({"Published": "yes"}, {}, "Published='yes' is not true or false"),
+    ({"Gift Card": "0"}, {}, "Gift Card='0' is not true or false"),
+    ({}, {"Variant Inventory Qty": "1.5"}, "Variant Inventory Qty='1.5' is not a whole number"),
+    ({}, {"Variant Inventory Qty": "99999999999"}, "Variant Inventory Qty='99999999999' is out of range"),
+    ({}, {"Variant Inventory Policy": "backorder"}, "Variant Inventory Policy='backorder' is not deny or continue"),
+])
+def test_bad_eligibility_values_are_quarantined_naming_the_column(tmp_path: Path, first_row, other_row,
+                                                                 reason) -> None:
+    lines = [
+        _eligibility(Handle="a", Title="A", **{"Option1 Value": "S", "Variant Price": "1", **first_row}),
+        _eligibility(Handle="a", **{"Option1 Value": "M", "Variant Price": "1", **other_row}),
+    ]
+    records = list(read_export(_write(tmp_path, "products_export_1.csv", ELIGIBILITY_HEADER, *lines)))
+    errors = [r.error for r in records]
+    if first_row:  # the product's own row: the whole handle is quarantined, its other rows pointing at it
+        assert reason in errors[0] and "'a'" in errors[0]
+        assert "line 2" in errors[1] and "quarantined" in errors[1]
+    else:  # one variant: only that record
+        assert errors[0] is None and reason in errors[1] and "variant 2" in errors[1]
 
 
 # ------------------------------------------------------------------------------------------------------- customers

@@ -90,7 +90,7 @@ def parse_bound(value, name: str) -> datetime | None:
 
 
 def _report_dict(report: LoadReport, **extra) -> dict:
-    return {
+    out = {
         "resource": report.resource,
         "source_file": report.source_file,
         "lines_in": report.lines_in,
@@ -99,6 +99,9 @@ def _report_dict(report: LoadReport, **extra) -> dict:
         "max_updated_at": report.max_updated_at,
         **extra,
     }
+    if report.products_deleted is not None:  # a full API pull of products: how many it found deleted in Shopify
+        out["products_deleted"] = report.products_deleted
+    return out
 
 
 def extract_and_load(resource: str, run_id: str, *, full_refresh: bool = False, updated_from=None,
@@ -133,6 +136,11 @@ def extract_and_load(resource: str, run_id: str, *, full_refresh: bool = False, 
         conn.close()
     log.info("%s: %d lines in, loaded %s, quarantined %d; newest updated_at %s", resource, report.lines_in,
              report.rows_loaded, report.rows_quarantined, report.max_updated_at)
+    if report.products_deleted is not None:
+        log.info("products: %d deleted in Shopify since an earlier load (raw_shopify.product_deletions)",
+                 report.products_deleted)
+    elif resource == "products" and window.mode != "full":
+        log.info("products: a %s pull cannot see deletions (only a full pull can)", window.mode)
     if report.rows_quarantined:
         log.warning("%d %s lines quarantined: see raw_shopify._quarantine where run_id = %r",
                     report.rows_quarantined, resource, run_id)
@@ -312,5 +320,8 @@ def summarize(reports: list[dict], watermarks: dict[str, str | None] | None = No
         "batches": [{k: r[k] for k in ("resource", "source_file", "lines_in", "rows_quarantined")} for r in reports],
         "watermarks": watermarks or {},
         "modes": {r["resource"]: r["window"]["mode"] for r in reports if "window" in r},
+        # products a full API pull found deleted in Shopify (absent: no full pull of products in this run)
+        **({"products_deleted": sum(r["products_deleted"] for r in reports if "products_deleted" in r)}
+           if any("products_deleted" in r for r in reports) else {}),
         "rejected": rejected,
     }

@@ -14,6 +14,8 @@ from typing import Any
 
 from storeloop.shopify.records import MalformedRecord
 
+_MAX_INTEGER = 2**31 - 1
+
 
 def gid_type(gid: Any) -> str:
     if not isinstance(gid, str) or not gid.startswith("gid://shopify/"):
@@ -72,19 +74,58 @@ def _int(value: Any, what: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise MalformedRecord(f"{what}={value!r} is not an integer")
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise MalformedRecord(f"{what}={value!r} is not an integer") from exc
+    if abs(number) > _MAX_INTEGER:  # the raw column is a PostgreSQL integer: quarantine, never fail the COPY
+        raise MalformedRecord(f"{what}={value!r} is out of range (at most {_MAX_INTEGER:,})")
+    return number
+
+
+def _bool(value: Any, what: str) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise MalformedRecord(f"{what}={value!r} is not true or false")
+    return value
+
+
+def _published(r: dict) -> tuple[bool | None, str | None]:
+    """(is_published, published_at): publishedAt null means not published to the Online Store; a record without the
+    key (a file from a query that did not select it) says nothing, (None, None)."""
+    if "publishedAt" not in r:
+        return None, None
+    published_at = _ts(r, "publishedAt")
+    return published_at is not None, published_at
 
 
 def product_row(r: dict) -> tuple:
+    is_published, published_at = _published(r)
     return (r["id"], r.get("handle"), r.get("title"), r.get("productType"), r.get("vendor"), r.get("status"),
-            _ts(r, "createdAt"), _ts(r, "updatedAt", required=True))
+            _ts(r, "createdAt"), _ts(r, "updatedAt", required=True),
+            _bool(r.get("isGiftCard"), "isGiftCard"), is_published, published_at,
+            _int(r.get("totalInventory"), "totalInventory"), _bool(r.get("tracksInventory"), "tracksInventory"))
+
+
+def _tracked(r: dict) -> bool | None:
+    item = r.get("inventoryItem")
+    if item is not None and not isinstance(item, dict):
+        raise MalformedRecord(f"inventoryItem={item!r} is not an object")
+    return _bool((item or {}).get("tracked"), "inventoryItem.tracked")
+
+
+def _policy(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value not in ("DENY", "CONTINUE"):
+        raise MalformedRecord(f"inventoryPolicy={value!r} is not DENY or CONTINUE")
+    return value
 
 
 def variant_row(r: dict) -> tuple:
     return (r["id"], _parent(r), r.get("sku"), r.get("title"), _money(r.get("price"), "price"), _ts(r, "createdAt"),
-            _ts(r, "updatedAt"))
+            _ts(r, "updatedAt"), _int(r.get("inventoryQuantity"), "inventoryQuantity"),
+            _policy(r.get("inventoryPolicy")), _tracked(r), _bool(r.get("availableForSale"), "availableForSale"))
 
 
 def customer_row(r: dict) -> tuple:

@@ -49,6 +49,11 @@ Decisions (the loader and dbt rely on them):
   `{"line_no": n, <each non-empty column but Handle>}`; the product record always has the key (maybe `[]`).
 - A record whose field count differs from the header's is quarantined. An order / handle whose rows are not contiguous
   (its name / handle appeared before) is quarantined whole: loading it would duplicate ids within the batch.
+- What decides eligibility (docs/features.md): products `Gift Card` and `Published` (`true` / `false`, any case) are
+  is_gift_card and is_published (published_at stays None: the export has no time); variants `Variant Inventory Qty`
+  (a whole number, negative when oversold), `Variant Inventory Policy` (`deny` / `continue` → DENY / CONTINUE, like
+  the API) and `Variant Inventory Tracker` (non-empty, e.g. `shopify`: tracked; empty: not tracked; no such column:
+  None). Another value quarantines the record (on a handle's first row: the whole handle, like a bad Title).
 - A gzip-compressed file is read as gzip whatever its name; a `.gz` name on a file that is not gzip is an error.
 - A record the csv module rejects (e.g. a field over the limit, raised here to 64 MiB for Body (HTML) with embedded
   images) or one holding a NUL character (PostgreSQL cannot store it) is quarantined; reading goes on.
@@ -99,6 +104,7 @@ _OPTION_VALUES = ("Option1 Value", "Option2 Value", "Option3 Value")
 _READ_COLUMNS = frozenset({
     "Name", "Email", "Created at", "Paid at", "Cancelled at", "Lineitem quantity", "Lineitem name", "Lineitem price",
     "Lineitem sku", *_ORDER_FIELDS, "Handle", "Title", "Type", "Vendor", "Status", *_VARIANT_FIELDS, *_OPTION_VALUES,
+    "Published", "Gift Card", "Variant Inventory Qty", "Variant Inventory Policy", "Variant Inventory Tracker",
     "Customer ID"})
 
 _KIND_PATTERN = re.compile(r"^(orders|products|customers)_export[^/\\]*\.csv(\.gz)?$", re.IGNORECASE)
@@ -482,6 +488,46 @@ def _timestamp(values: dict[str, str], column: str, dates: _Dates, required: boo
                               f"'2025-12-06' ({exc})") from exc
 
 
+def _boolean(values: dict[str, str], column: str) -> bool | None:
+    """`true` / `false` as Shopify writes them (any case: a spreadsheet saves TRUE); empty or absent: None."""
+    value = values.get(column, "").strip()
+    if not value:
+        return None
+    if value.lower() not in ("true", "false"):
+        raise MalformedRecord(f"{column}={value!r} is not true or false")
+    return value.lower() == "true"
+
+
+def _integer(values: dict[str, str], column: str) -> int | None:
+    """A whole number (may be negative: stock oversold); empty or absent: None."""
+    value = values.get(column, "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[+-]?\d+", value):
+        raise MalformedRecord(f"{column}={value!r} is not a whole number")
+    if abs(int(value)) > _MAX_QUANTITY:
+        raise MalformedRecord(f"{column}={value!r} is out of range (at most {_MAX_QUANTITY:,})")
+    return int(value)
+
+
+def _inventory_policy(values: dict[str, str]) -> str | None:
+    """`deny` / `continue` (sell when out of stock) upper-cased like the API's; empty or absent: None."""
+    value = values.get("Variant Inventory Policy", "").strip()
+    if not value:
+        return None
+    if value.lower() not in ("deny", "continue"):
+        raise MalformedRecord(f"Variant Inventory Policy={value!r} is not deny or continue")
+    return value.upper()
+
+
+def _inventory_tracked(values: dict[str, str]) -> bool | None:
+    """`Variant Inventory Tracker` names who tracks the stock (`shopify`, or a fulfillment service); empty = not
+    tracked (Shopify sells the variant whatever its quantity). A file without the column says nothing: None."""
+    if "Variant Inventory Tracker" not in values:
+        return None
+    return bool(values["Variant Inventory Tracker"].strip())
+
+
 def _numeric_id(values: dict[str, str], column: str) -> str | None:
     value = values.get(column, "").strip().lstrip("'")  # Shopify prefixes long ids with ' so spreadsheets keep them
     if not value:
@@ -578,14 +624,19 @@ def _has_variant(values: dict[str, str]) -> bool:
 
 
 def _product_row(values: dict[str, str], product_id: str, handle: str) -> tuple:
+    # is_gift_card, is_published (`Published`: on the Online Store), published_at (the export has no time),
+    # total_inventory and tracks_inventory (the API's product totals; dbt reads the variants' stock instead)
     return (product_id, handle, _text(values, "Title"), _text(values, "Type"), _text(values, "Vendor"),
-            (_text(values, "Status") or "").upper() or None, None, None)
+            (_text(values, "Status") or "").upper() or None, None, None,
+            _boolean(values, "Gift Card"), _boolean(values, "Published"), None, None, None)
 
 
 def _variant_row(values: dict[str, str], product_id: str, handle: str, n: int) -> tuple:
     options = [v for v in (_text(values, c) for c in _OPTION_VALUES) if v]
+    # stock: Variant Inventory Qty, Policy, Tracker; available_for_sale is the API's verdict, not in an export
     return (f"csv:variant:{handle}:{n}", product_id, _text(values, "Variant SKU"),
-            " / ".join(options) or None, _money(values, "Variant Price"), None, None)
+            " / ".join(options) or None, _money(values, "Variant Price"), None, None,
+            _integer(values, "Variant Inventory Qty"), _inventory_policy(values), _inventory_tracked(values), None)
 
 
 def _products(records: Iterator[_CsvRecord]) -> Iterator[ExportRecord]:
@@ -628,6 +679,12 @@ def _product_group(handle: str, group: list[_CsvRecord], seen: dict[str, int]) -
             out[0] = _quarantine(first, f"the first row of handle {handle!r} has an empty Title: the product's own "
                                         "fields are missing (its first row may be elsewhere in the file)")
     product_id = f"csv:product:{handle}"
+    product_row: tuple | None = None
+    if 0 not in out:
+        try:
+            product_row = _product_row(first.values, product_id, handle)
+        except MalformedRecord as exc:
+            out[0] = _quarantine(first, f"handle {handle!r}: {exc}")
     images: list[dict] = []
     variant_rows: dict[int, tuple] = {}
     n = 0
@@ -656,7 +713,8 @@ def _product_group(handle: str, group: list[_CsvRecord], seen: dict[str, int]) -
                 out[i] = _quarantine(rec, reason)
     else:
         record = {**first.values, "images": images}
-        rows: list[tuple[str, tuple, dict]] = [("products", _product_row(first.values, product_id, handle), record)]
+        assert product_row is not None
+        rows: list[tuple[str, tuple, dict]] = [("products", product_row, record)]
         if 0 in variant_rows:
             rows.append(("product_variants", variant_rows[0], first.values))
         out[0] = ExportRecord(first.line_no, tuple(rows), None, first.raw)

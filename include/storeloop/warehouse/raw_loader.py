@@ -4,6 +4,11 @@ A batch is one file of one source (a bulk-query JSONL, or a CSV export). A rerun
 loaded from that source and loads again; a crash leaves nothing half-loaded (the transaction rolls back), and the
 batch's bookkeeping row (`_ingest_batches`, which the watermark is derived from) commits with the rows or not at all.
 Every line is either loaded or quarantined with its reason: lines_in == rows_loaded + rows_quarantined, always.
+
+Deleted products: incremental pulls never see a deletion, but a FULL pull of products returns every product the shop
+has, so the ones an earlier API load had and this pull did not are gone from Shopify. `record_product_deletions`
+writes them to `raw_shopify.product_deletions` in the batch's transaction (a rerun of the run replaces its rows);
+dbt's int_shopify__deleted_products reads them (a product a later load brings again is no longer deleted).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from storeloop.warehouse import ingest_state
 from storeloop.warehouse.db import copy_text_line
 from storeloop.warehouse.ingest_state import IngestWindow
 from storeloop.warehouse.migrations import migrate
-from storeloop.warehouse.raw_schema import QUARANTINE_TABLE, RAW_TABLES
+from storeloop.warehouse.raw_schema import PRODUCT_DELETIONS_TABLE, QUARANTINE_TABLE, RAW_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,8 @@ class LoadReport:
     rows_quarantined: int = 0
     max_updated_at: str | None = None
     skipped: str | None = None  # why nothing was loaded (e.g. a file another run already ingested)
+    # products found deleted by this batch (a full API pull of products), None when the batch could not tell
+    products_deleted: int | None = None
 
     @property
     def total_loaded(self) -> int:
@@ -120,6 +127,7 @@ class RawBatch:
         self._stream: _CopyStream | None = None
         self.counts = dict.fromkeys(self.tables, 0)
         self.quarantined: list[tuple] = []
+        self.products_deleted: int | None = None
 
     def add(self, table: str, row: tuple, record: dict, record_json: str | None = None) -> None:
         """`record_json`: the record's JSON text when the caller has it already (a JSONL line, kept as it came)."""
@@ -159,6 +167,10 @@ class RawBatch:
                         "values (%s, %s, %s, %s, %s, %s)",
                         self.quarantined,
                     )
+                if self.resource == "products" and self.source == API_SOURCE:
+                    self.products_deleted = record_product_deletions(
+                        cur, run_id=self.run_id, source=self.source, full_pull=window.mode == "full",
+                        products_loaded=self.counts.get("products", 0), quarantined=self.quarantined)
                 mark_table = WATERMARK_TABLE.get(self.resource)
                 if mark_table in self.tables:
                     cur.execute(f"select max(updated_at) from {RAW_TABLES[mark_table].qualified_name} "
@@ -215,8 +227,73 @@ def load_bulk_jsonl(conn, path: Path, *, resource: str, run_id: str, source: str
     report.max_updated_at = batch.commit(window=window or IngestWindow("full"), lines_in=report.lines_in)
     report.rows_loaded = dict(batch.counts)
     report.rows_quarantined = len(batch.quarantined)
+    report.products_deleted = batch.products_deleted
     report.check_balanced()
     return report
+
+
+def record_product_deletions(cur, *, run_id: str, source: str, full_pull: bool, products_loaded: int,
+                             quarantined: list[tuple]) -> int | None:
+    """Record, inside the load's transaction, the products this pull shows deleted; returns how many (None when the
+    pull cannot tell). Call after this (run, source)'s product rows are COPYed, before the commit.
+
+    Only a full pull can tell: it returns every product, so an id an earlier load of `source` had (a row of another
+    run) that this pull neither loaded nor quarantined is deleted in Shopify. An incremental or backfill pull asks
+    only for recently updated products and tells nothing. Either way the run's earlier rows are replaced first, so a
+    rerun never duplicates them. A full pull tells nothing either when it returned no product at all (an empty
+    answer is far likelier a broken pull than a shop that deleted its whole catalogue) or when a quarantined line's
+    product cannot be told (not JSON, no id): that product was returned, but which one is unknown."""
+    cur.execute(f"delete from {PRODUCT_DELETIONS_TABLE} where _run_id = %s and _source = %s", (run_id, source))
+    if not full_pull:
+        return None
+    if products_loaded == 0:
+        log.warning("a full pull of products returned no product: deleted products not recorded (a shop without "
+                    "any product is likelier a broken pull)")
+        return None
+    returned_elsewhere = _quarantined_product_ids(quarantined)
+    if returned_elsewhere is None:
+        log.warning("a quarantined line of this full pull of products has no readable id: deleted products not "
+                    "recorded this time (see raw_shopify._quarantine where run_id = %r)", run_id)
+        return None
+    products = RAW_TABLES["products"].qualified_name
+    cur.execute(
+        f"""
+        insert into {PRODUCT_DELETIONS_TABLE} (id, last_loaded_at, last_run_id, _run_id, _source)
+        select distinct on (earlier.id) earlier.id, earlier._loaded_at, earlier._run_id, %(run)s, %(source)s
+        from {products} as earlier
+        where earlier._source = %(source)s
+            and earlier._run_id <> %(run)s
+            and not exists (
+                select 1 from {products} as now
+                where now.id = earlier.id and now._run_id = %(run)s and now._source = %(source)s
+            )
+            and not (earlier.id = any(%(quarantined)s))
+        order by earlier.id, earlier._loaded_at desc
+        """,
+        {"run": run_id, "source": source, "quarantined": sorted(returned_elsewhere)},
+    )
+    deleted = cur.rowcount
+    if deleted:
+        log.info("%d products an earlier load had are gone from Shopify: recorded in %s (run %s)", deleted,
+                 PRODUCT_DELETIONS_TABLE, run_id)
+    return deleted
+
+
+def _quarantined_product_ids(quarantined: list[tuple]) -> set[str] | None:
+    """The product GIDs of a batch's quarantined lines (they were returned, only not loadable); None when a line's
+    record cannot be told (not JSON, or without a string id)."""
+    ids: set[str] = set()
+    for row in quarantined:
+        try:
+            record = json.loads(row[5])
+        except ValueError:
+            return None
+        gid = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(gid, str):
+            return None
+        if gid.startswith("gid://shopify/Product/"):
+            ids.add(gid)
+    return ids
 
 
 def _decoded(lines: Iterable) -> Iterable[str]:

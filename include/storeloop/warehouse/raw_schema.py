@@ -1,10 +1,15 @@
 """The `raw_shopify` tables as the loader sees them: names, and the typed columns in COPY order.
 
-The tables are created by migration 0001 (`migrations/0001_raw_shopify.sql`, applied by `migrations.migrate`); this
-module does not create anything. It mirrors that migration's columns for the loader (which COPYs by column name) and
+The tables are created by migration 0001 (`migrations/0001_raw_shopify.sql`) and extended by later ones (0005 adds
+the eligibility columns of products and variants, and `product_deletions`), applied by `migrations.migrate`; this
+module does not create anything. It mirrors those migrations' columns for the loader (which COPYs by column name) and
 for the parsers' row order (storeloop/shopify/records.py); tests/integration/test_warehouse_migrations.py checks
-that the migrated database has exactly these columns, in this order, with these types, so the two cannot drift. See docs/contracts.md. Every table keeps the whole source record as
-JSONB beside a few typed columns, plus the bookkeeping columns that make a load idempotent per run.
+that the migrated database has exactly these columns, in this order, with these types, so the two cannot drift. See
+docs/contracts.md. Every table keeps the whole source record as JSONB beside a few typed columns, plus the
+bookkeeping columns that make a load idempotent per run.
+
+A column added by a later migration (`alter table ... add column`) comes last in the table, after the bookkeeping
+columns, but the loader and the parsers see it at the end of the typed columns: `RawTable.appended` names those.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ BOOKKEEPING_COLUMNS: tuple[tuple[str, str], ...] = (
 class RawTable:
     name: str
     columns: tuple[tuple[str, str], ...]  # (name, SQL type) of the typed columns, in COPY order
+    appended: tuple[str, ...] = ()  # typed columns a later migration added: in the table, after the bookkeeping ones
 
     @property
     def qualified_name(self) -> str:
@@ -33,6 +39,13 @@ class RawTable:
     @property
     def typed_column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
+
+    def table_layout(self, bookkeeping: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """Every column of the migrated table in its physical order: the typed columns of migration 0001, the
+        bookkeeping columns, then the typed columns later migrations appended."""
+        first = tuple(c for c in self.columns if c[0] not in self.appended)
+        later = tuple(c for c in self.columns if c[0] in self.appended)
+        return first + bookkeeping + later
 
 
 _TS = "timestamptz"
@@ -49,7 +62,14 @@ PRODUCTS = RawTable(
         ("status", "text"),
         ("created_at", _TS),
         ("updated_at", _TS),
+        # migration 0005 (eligibility: docs/features.md)
+        ("is_gift_card", "boolean"),
+        ("is_published", "boolean"),
+        ("published_at", _TS),
+        ("total_inventory", "integer"),
+        ("tracks_inventory", "boolean"),
     ),
+    appended=("is_gift_card", "is_published", "published_at", "total_inventory", "tracks_inventory"),
 )
 PRODUCT_VARIANTS = RawTable(
     "product_variants",
@@ -61,7 +81,13 @@ PRODUCT_VARIANTS = RawTable(
         ("price", _MONEY),
         ("created_at", _TS),
         ("updated_at", _TS),
+        # migration 0005
+        ("inventory_quantity", "integer"),
+        ("inventory_policy", "text"),
+        ("inventory_tracked", "boolean"),
+        ("available_for_sale", "boolean"),
     ),
+    appended=("inventory_quantity", "inventory_policy", "inventory_tracked", "available_for_sale"),
 )
 CUSTOMERS = RawTable(
     "customers",
@@ -111,4 +137,8 @@ QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine"
 
 # One row per committed batch (run, resource, source): what it asked for and loaded. See ingest_state.py.
 BATCHES_TABLE = f"{RAW_SCHEMA}._ingest_batches"
+
+# Products a full API pull did not return although an earlier API load had them (migration 0005; written by
+# raw_loader.record_product_deletions in the pull's transaction).
+PRODUCT_DELETIONS_TABLE = f"{RAW_SCHEMA}.product_deletions"
 
