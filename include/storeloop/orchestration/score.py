@@ -46,6 +46,18 @@ def canary_share() -> float:
     return share
 
 
+def publish_chunk() -> int:
+    """Lists written (and recorded) per chunk: what a crash mid-publish can cost to redo (writer.CHUNK by default)."""
+    from storeloop.publish.writer import CHUNK
+
+    raw = os.environ.get("STORELOOP_PUBLISH_CHUNK", "").strip()
+    if not raw:
+        return CHUNK
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"STORELOOP_PUBLISH_CHUNK={raw!r}: set it to a positive number of lists")
+    return int(raw)
+
+
 def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs: dict) -> dict:
     from storeloop.recsys.scoring import customer_recommendations, product_recommendations, recommender_of
     from storeloop.warehouse.ml_tables import write_customer_recommendations, write_product_recommendations
@@ -157,7 +169,7 @@ def score_shadow(run_id: str, champion_version: int) -> dict:
 
 
 def desired_lists(customers: pd.DataFrame, related: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The lists to publish and their entries (`owner_gid, key, item_id, source`): related products of every product
+    """The lists to publish and their entries (`owner_gid, key, item_id, rank, source`): related products of every product
     with a Shopify GID, and personal picks of every customer with a GID whose list the model made (a customer with no
     history keeps the trending fallback in the warehouse only: it would be the same list for all of them and churn
     with the catalogue). Entries known only from CSV exports (no GID) cannot be referenced and are left out."""
@@ -178,9 +190,11 @@ def desired_lists(customers: pd.DataFrame, related: pd.DataFrame) -> tuple[pd.Da
                       ignore_index=True)
     items = pd.concat([
         pd.DataFrame({"owner_gid": to_gids(rel["product_id"], "Product").to_numpy(), "key": RELATED_PRODUCTS_KEY,
-                      "item_id": rel["related_product_id"].to_numpy(), "source": rel["source"].to_numpy()}),
+                      "item_id": rel["related_product_id"].to_numpy(), "rank": rel["rank"].to_numpy(),
+                      "source": rel["source"].to_numpy()}),
         pd.DataFrame({"owner_gid": to_gids(picks["customer_id"], "Customer").to_numpy(), "key": PERSONAL_PICKS_KEY,
-                      "item_id": picks["product_id"].to_numpy(), "source": picks["source"].to_numpy()}),
+                      "item_id": picks["product_id"].to_numpy(), "rank": picks["rank"].to_numpy(),
+                      "source": picks["source"].to_numpy()}),
     ], ignore_index=True)
     return lists, items, skipped
 
@@ -255,7 +269,7 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
         definitions = ensure_definitions(client)
         sink = publish_state.PublishStateTable(conn, run_id, int(model_version))
         canary = plan.to_set.loc[canary_sample(plan.to_set, canary_share())]
-        first = write_lists(client, canary, sink)
+        first = write_lists(client, canary, sink, chunk=publish_chunk())
         mismatches = read_back_mismatches(client, canary.loc[~canary["owner_gid"].isin(
             [f.owner_gid for f in first.failures])])
         if mismatches:
@@ -266,7 +280,7 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
             raise PublishAborted(f"publish of model v{model_version} stopped after the canary: {reason}")
         log.info("canary: %d lists written and read back identical; writing the other %d", first.written,
                  len(plan.to_set) - len(canary))
-        rest = write_lists(client, plan.to_set.drop(index=canary.index), sink)
+        rest = write_lists(client, plan.to_set.drop(index=canary.index), sink, chunk=publish_chunk())
         removed = delete_lists(client, plan.to_delete, sink)
         failures = first.failures + rest.failures + removed.failures
         status = "complete_with_failures" if failures else "complete"

@@ -5,20 +5,23 @@ idempotent), and the next run finishes the job.
 
 One bad owner never blocks the others: metafieldsSet is all-or-nothing per call, so when Shopify names the input at
 fault (a product deleted in Shopify, say), that owner is recorded as a failure with Shopify's message and the other
-inputs of its call are sent again without it.
+inputs of its call are sent again without it. A list that names a product Shopify no longer has ("references
+non-existent resource") is sent again without that product (and recorded with the digest of what was written), so a
+deletion the warehouse has not seen yet costs one entry, not the whole list.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
 
-from storeloop.publish.metafields import NAMESPACE, metafield_inputs
+from storeloop.publish.metafields import NAMESPACE, metafield_inputs, value_digest
 from storeloop.shopify.bulk_mutation import DEFAULT_BULK_THRESHOLD, write_metafields
 from storeloop.shopify.client import ShopifyClient
 from storeloop.shopify.metafield_admin import delete_metafields, read_metafield_values
@@ -81,16 +84,37 @@ def _write_chunk(client: ShopifyClient, lists: pd.DataFrame, bulk_threshold: int
             if error.input_index is not None and error.input_index in unwritten:
                 blamed.setdefault(error.input_index, (error.message, error.code))
         general = "; ".join(e.message for e in report.user_errors if e.input_index is None)[:500]
+        repaired = {}
         for i, (message, code) in blamed.items():
-            failures.append(Failure(pending.at[i, "owner_gid"], pending.at[i, "key"], "set", message, code))
+            missing = _MISSING_ITEM.search(message)
+            if attempt == 1 and missing:  # the list names a product deleted in Shopify: send it without that one
+                repaired[i] = _without(pending.loc[i], missing.group(1))
+                log.warning("publish: %s %s names %s, which Shopify no longer has: written without it",
+                            pending.at[i, "owner_gid"], pending.at[i, "key"], missing.group(1))
+            else:
+                failures.append(Failure(pending.at[i, "owner_gid"], pending.at[i, "key"], "set", message, code))
         innocent = [i for i in unwritten if i not in blamed]
-        if attempt == 2 or not innocent or not blamed:
+        if attempt == 2 or not (innocent or repaired) or not blamed:
             # nothing left out changed the call: the rest fails for a reason that is not one owner's
             failures.extend(Failure(pending.at[i, "owner_gid"], pending.at[i, "key"], "set",
                                     general or "not written (Shopify gave no reason)") for i in innocent)
             break
-        pending = pending.loc[innocent].reset_index(drop=True)
+        retry = pending.loc[innocent]
+        if repaired:
+            retry = pd.concat([retry, pd.DataFrame(list(repaired.values()))])
+        pending = retry.loc[retry["items"] > 0].reset_index(drop=True)
     return pd.concat(written, ignore_index=True), failures, requests
+
+
+_MISSING_ITEM = re.compile(r"non-existent resource (gid://shopify/Product/\d+)")
+
+
+def _without(row: pd.Series, gid: str) -> pd.Series:
+    """A list row (owner_gid, key, value, digest, items) with product `gid` taken out of its value."""
+    items = [item for item in json.loads(row["value"]) if item != gid]
+    value = json.dumps(items)
+    return pd.Series({**row.to_dict(), "value": value, "digest": value_digest(pd.Series([value])).iloc[0],
+                      "items": len(items)})
 
 
 def write_lists(client: ShopifyClient, to_set: pd.DataFrame, state: PublishState, *, chunk: int = CHUNK,
