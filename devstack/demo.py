@@ -46,6 +46,14 @@ def collect_summary(settings: Settings, runs: dict[str, dict]) -> dict:
                     "where run_id = %s", (score_run,))
         n, customers, version = cur.fetchone()
         summary["recommendations"] = {"rows": n, "customers": customers, "model_version": version}
+        cur.execute("select count(distinct product_id) from ml.product_recommendations where run_id = %s",
+                    (score_run,))
+        summary["recommendations"]["products"] = cur.fetchone()[0]
+        cur.execute("select status, written, deleted, unchanged, failed, reason from ml.publish_runs "
+                    "where run_id = %s", (score_run,))
+        row = cur.fetchone()
+        summary["publish"] = dict(zip(("status", "written", "deleted", "unchanged", "failed", "reason"), row,
+                                      strict=True)) if row else None
         monitor_run = runs["recommender_monitor"]["dag_run_id"]
         cur.execute("select * from monitoring.drift_reports where run_id = %s", (monitor_run,))
         cols = [d.name for d in cur.description]
@@ -103,8 +111,17 @@ def print_summary(settings: Settings, summary: dict, seconds: float) -> None:
     if tags.get("decision_reason"):
         p(f"            {tags.get('decision')}: {tags['decision_reason'][:300]}")
     rec = summary["recommendations"]
-    p(f" Scored     {rec['rows']:,} recommendations for {rec['customers']:,} customers → ml.customer_recommendations")
-    p(f" Published  {summary['store_metafields']:,} metafields in the store (storeloop.related_products)")
+    p(f" Scored     {rec['customers']:,} customers ({rec['rows']:,} rows) → ml.customer_recommendations, "
+      f"{rec.get('products') or 0:,} products → ml.product_recommendations")
+    pub = summary.get("publish")
+    if pub:
+        p(f" Published  {pub['status']}: {pub['written']:,} lists written, {pub['deleted']:,} deleted, "
+          f"{pub['unchanged']:,} unchanged, {pub['failed']:,} failed (ml.publish_runs); the store holds "
+          f"{summary['store_metafields']:,} metafields (storeloop.related_products, storeloop.personal_picks)")
+        if pub.get("reason"):
+            p(f"            {pub['reason'][:300]}")
+    else:
+        p(" Published  nothing (no publish record for this run: see the recommender_score log)")
     drift = summary["drift"] or {}
     if drift:
         p(f" Drift      dataset drift: {'YES' if drift.get('dataset_drift') else 'no'} "

@@ -230,3 +230,33 @@ def test_rollback_republishes_the_previous_champions_lists_through_the_diff(stor
     _, restored = _run("rollback", force=True)
     assert store_lists(store["url"]) == v1_lists
     assert restored["metafields_written"] == second["metafields_written"]  # only what v2 had changed
+
+
+def test_an_unpromoted_challenger_is_scored_in_shadow_and_never_published(store):
+    import mlflow
+
+    name = score_task.model_name()
+    champion = register(RepeatPurchaseRecommender(), store["lines"], name)
+    challenger = register(ItemKNNRecommender(), store["lines"], name, champion=False)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(name, "challenger", str(challenger))
+    client.set_model_version_tag(name, str(challenger), "decision", "rejected")
+    scores, published = _run("night-1")
+    held = store_lists(store["url"])
+    shadow = score_task.score_shadow("night-1", scores["model_version"])
+    assert shadow["shadow_version"] == challenger and 0 <= shadow["overlap_at_10"] <= 1
+    assert store_lists(store["url"]) == held == _desired(store["db"], "night-1")
+    rows = query(store["db"], "select count(distinct customer_id), min(model_version), max(model_version) "
+                              "from ml.shadow_customer_recommendations where run_id = 'night-1'")[0]
+    assert rows == (len(store["customers"]), challenger, challenger)
+    assert query(store["db"], "select count(*) from ml.shadow_product_recommendations where run_id = 'night-1'"
+                 )[0][0] == 10 * len(store["products"])
+    agreement = query(store["db"], "select champion_version, challenger_version, overlap_at_10, lists_differ_share "
+                                   "from ml.shadow_agreement where run_id = 'night-1'")
+    assert agreement == [(champion, challenger, pytest.approx(shadow["overlap_at_10"]),
+                          pytest.approx(shadow["lists_differ_share"]))]
+    run = client.get_run(client.get_model_version(name, str(challenger)).run_id)
+    assert run.data.metrics["shadow.overlap_at_10"] == pytest.approx(shadow["overlap_at_10"])
+    # once the challenger is promoted (or is the champion), there is nothing to shadow
+    client.set_registered_model_alias(name, "challenger", str(champion))
+    assert score_task.score_shadow("night-2", champion) == {"shadow_version": None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -89,9 +90,17 @@ def write_marts(db: str, products: pd.DataFrame, customers: list[str], lines: pd
 
 def register(model: Recommender, lines: pd.DataFrame, name: str, *, champion: bool = True) -> int:
     """Log `model` (fitted on `lines`) with the related-products table of `lines`, register it, optionally alias it
-    champion; returns its version."""
+    champion; returns its version. Artifacts go beside the MLflow database (tests' `mlflow_workspace`), never into
+    the working directory."""
     related = RelatedProductsModel().fit(lines).related_products(30)
-    with mlflow.start_run():
+    uri = mlflow.get_tracking_uri()
+    experiment = mlflow.get_experiment_by_name("publish_tests")
+    if experiment is None:
+        root = Path(uri.removeprefix("sqlite:///")).parent
+        experiment_id = mlflow.create_experiment("publish_tests", artifact_location=(root / "artifacts").as_uri())
+    else:
+        experiment_id = experiment.experiment_id
+    with mlflow.start_run(experiment_id=experiment_id):
         info = log_recommender(model.fit(lines), input_example=lines.head(20), related=related)
     version = int(mlflow.register_model(info.model_uri, name).version)
     if champion:
