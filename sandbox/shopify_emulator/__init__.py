@@ -8,8 +8,9 @@ Run it: `python -m sandbox.shopify_emulator --host 127.0.0.1 --port 8010 --state
   (`sandbox.store_simulator`), charged by Shopify's query-cost rules against a leaky bucket (THROTTLED when empty).
 - Supported: products / customers / orders connections (cursor pagination, a subset of the `query:` search syntax,
   `sortKey`, `reverse`), nested `variants` / `lineItems` / `orders`, `product` / `customer` / `order` /
-  `productVariant` / `node` / `nodes` by id, `shop`, `currentBulkOperation`, metafields on products, variants,
-  customers and orders, `metafieldDefinitions` / `metafieldDefinition`, products' status, publication and stock
+  `productVariant` / `node` / `nodes` by id, `productByIdentifier` (by handle or id), `shop`,
+  `currentBulkOperation`, metafields on products, variants, customers and orders, `metafieldDefinitions` /
+  `metafieldDefinition`, products' status, publication and stock
   (`status`, `isGiftCard`, `publishedAt`, `onlineStoreUrl`, `totalInventory`, `tracksInventory`, and per variant
   `inventoryQuantity`, `inventoryPolicy`, `availableForSale`), and the mutations `bulkOperationRunQuery`,
   `bulkOperationRunMutation`, `bulkOperationCancel`, `stagedUploadsCreate`, `metafieldsSet`, `metafieldsDelete`,

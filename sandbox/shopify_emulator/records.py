@@ -100,6 +100,7 @@ class Catalogue:
         oc = self.orders.cols
         live = [c is None for c in oc["cancelled_at"]]
         self.customer_spent = [sum(oc["total_price"][j] for j in rows if live[j]) for rows in self.customer_orders]
+        self._handle_index: dict[str, int] | None = None  # handle -> product row, built by product_row_by_handle
         self._builders: dict[str, Callable[[int], Record]] = {
             "Product": self.product,
             "ProductVariant": self.variant,
@@ -128,6 +129,18 @@ class Catalogue:
         kind, num = parsed
         row = self.tables[kind].index.get(f"gid://shopify/{kind}/{num}")
         return None if row is None else self.record(kind, row)
+
+    def product_row_by_handle(self, handle: str) -> int | None:
+        """The row of the product with this handle (Shopify's handles are unique per shop), or None. The index is
+        built on first use; a catalogue is rebuilt whole when the store changes, so it never goes stale."""
+        index = self._handle_index
+        if index is None:
+            index = {}
+            for i, h in enumerate(self.products.cols["handle"]):
+                if h is not None:
+                    index.setdefault(h, i)
+            self._handle_index = index
+        return index.get(handle)
 
     def exists(self, gid: str) -> bool:
         parsed = parse_gid(gid)

@@ -446,6 +446,25 @@ def _by_id(kind: str):
     return resolve
 
 
+def _product_by_identifier(store: Store, _source: Any, _info, args: dict[str, Any]) -> Any:
+    """`productByIdentifier(identifier: ProductIdentifierInput!)`: a product by `id` or by `handle`, null when there
+    is none. Exactly one of the input's fields must be given (the emulator's rule: Shopify's documentation does not
+    say what it does with several); `customId` (a unique `id`-type metafield) is not modelled."""
+    identifier = args.get("identifier") or {}
+    given = sorted(k for k, v in identifier.items() if v is not None)
+    if given == ["customId"]:
+        raise GraphQLError("The Storeloop Shopify emulator does not implement productByIdentifier(identifier: "
+                           "{customId: ...}) yet: look products up by id or handle.")
+    if len(given) != 1:
+        raise GraphQLError("productByIdentifier needs exactly one of id, handle or customId in its identifier"
+                           f" (got {', '.join(given) or 'none'}).")
+    if given == ["id"]:
+        return _by_id("Product")(store, _source, _info, identifier)
+    catalogue = store.catalogue
+    row = catalogue.product_row_by_handle(identifier["handle"])
+    return None if row is None else catalogue.product(row)
+
+
 def _row_record(catalogue: Catalogue, table: Table, gid: str | None) -> dict[str, Any] | None:
     row = table.index.get(gid) if gid else None
     return None if row is None else catalogue.record(table.gid_type, row)
@@ -484,6 +503,7 @@ RESOLVERS: dict[tuple[str, str], Callable[[Store, Any, GraphQLResolveInfo, dict[
         info, range(len(s.catalogue.variants)), s.catalogue.variant, lambda i: s.catalogue.variants.nums[i], a
     ),
     ("QueryRoot", "product"): _by_id("Product"),
+    ("QueryRoot", "productByIdentifier"): _product_by_identifier,
     ("QueryRoot", "productVariant"): _by_id("ProductVariant"),
     ("QueryRoot", "customer"): _by_id("Customer"),
     ("QueryRoot", "order"): _by_id("Order"),
