@@ -7,7 +7,8 @@ or financial status, dates `dd/mm/yyyy HH:MM` without an offset) with nothing el
 products exports together. (Orders without any customer cannot train personal models: `require_customers`,
 unit-tested.)
 Each must run green, account for every line (lines in = loaded + quarantined; loaded = in fct_order_lines + excluded
-with a reason), recommend, and say that it did not publish (no Admin API). A few minutes: marked e2e."""
+with a reason), recommend, and say that it did not publish (no Admin API token) but wrote the products import CSV. A few minutes:
+marked e2e."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ def test_an_exports_only_store_runs_the_loop_to_its_recommendations(dag_test_env
            # Cosmos' profile mapping needs a password in the connection (the local server trusts any)
            "AIRFLOW_CONN_WAREHOUSE": warehouse_db.replace("postgresql://postgres@", "postgresql://postgres:postgres@"),
            "STORELOOP_LANDING_URL": landing.as_uri(), "STORELOOP_INGEST_SOURCES": "exports",
+           "AIRFLOW_CONN_SHOPIFY": "",  # no Admin API token
            "STORELOOP_SHOP_TIMEZONE": "America/New_York",
            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "STORELOOP_MODEL_NAME": f"exports_{store}"}
     logs = {}
@@ -72,7 +74,11 @@ def test_an_exports_only_store_runs_the_loop_to_its_recommendations(dag_test_env
         logs[dag_id] = dags_test(dag_id, env)
         assert_succeeded(dag_id, logs[dag_id])
 
-    assert "related products not published: STORELOOP_INGEST_SOURCES has no api" in logs["recommender_score"]
+    assert "not published through the Admin API: no Admin API token" in logs["recommender_score"]
+    import_csv = landing / "publish"
+    written = list(import_csv.glob("run=*/related_products_import.csv"))
+    assert len(written) == 1 and written[0].read_text().startswith(
+        "Handle,Title,Related products (product.metafields.storeloop.related_products)")
     with psycopg2.connect(warehouse_db) as conn, conn.cursor() as cur:
         cur.execute("select resource, sum(lines_in), sum(rows_quarantined) from raw_shopify._ingest_batches "
                     "group by 1")

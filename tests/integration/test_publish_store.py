@@ -260,3 +260,49 @@ def test_an_unpromoted_challenger_is_scored_in_shadow_and_never_published(store)
     # once the challenger is promoted (or is the champion), there is nothing to shadow
     client.set_registered_model_alias(name, "challenger", str(champion))
     assert score_task.score_shadow("night-2", champion) == {"shadow_version": None}
+
+
+def _as_csv_products(s: dict, n: int) -> dict[str, str]:
+    """Rewrite the marts as if the first `n` products were known only from CSV exports (`csv:product:<handle>`)."""
+    products = s["products"].copy()
+    renamed = {r.product_id: f"csv:product:{r.handle}" for r in products.head(n).itertuples()}
+    products["product_id"] = products["product_id"].replace(renamed)
+    lines = s["lines"].assign(product_id=s["lines"]["product_id"].replace(renamed))
+    write_marts(s["db"], products, s["customers"], lines)
+    s["lines"] = lines
+    return renamed
+
+
+def test_an_exports_only_store_with_a_token_publishes_csv_products_found_by_handle(store, monkeypatch):
+    monkeypatch.setenv("STORELOOP_INGEST_SOURCES", "exports")
+    renamed = _as_csv_products(store, 10)
+    register(RepeatPurchaseRecommender(), store["lines"], score_task.model_name())
+    _, published = _run("run-1")
+    assert published["publish_status"] == "complete"
+    held = store_lists(store["url"])
+    owners = {o for o, k in held if k == "related_products"}
+    assert set(renamed) <= owners  # their GIDs, found by handle, own lists
+    assert {p for items in held.values() for p in items} & set(renamed)
+    assert not any(p.startswith("csv:") for items in held.values() for p in items)
+
+
+def test_an_exports_only_store_without_a_token_gets_a_products_import_csv(store, monkeypatch, tmp_path):
+    import csv
+
+    monkeypatch.setenv("STORELOOP_INGEST_SOURCES", "exports")
+    monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY", "")
+    monkeypatch.setenv("STORELOOP_LANDING_URL", (tmp_path / "landing").as_uri())
+    _as_csv_products(store, len(store["products"]))
+    register(RepeatPurchaseRecommender(), store["lines"], score_task.model_name())
+    _, published = _run("run-1")
+    assert published["metafields_written"] == 0 and "no Admin API token" in published["publish_skipped"]
+    assert store_lists(store["url"]) == {}
+    path = tmp_path / "landing" / "publish" / "run=run-1" / "related_products_import.csv"
+    assert published["products_import_csv"].endswith("publish/run=run-1/related_products_import.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == published["products_import_rows"] == len(store["products"])
+    column = "Related products (product.metafields.storeloop.related_products)"
+    handles = set(store["products"]["handle"])
+    assert all(row["Handle"] in handles and len(row[column].split("; ")) == 10 for row in rows)
+    assert all(set(row[column].split("; ")) <= handles - {row["Handle"]} for row in rows)

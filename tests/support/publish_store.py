@@ -30,7 +30,7 @@ create schema if not exists marts;
 create table marts.fct_order_lines (order_line_id text, order_id text, customer_id text, product_id text,
     quantity integer, unit_price numeric, line_revenue numeric, ordered_at timestamptz, is_cancelled boolean);
 create table marts.dim_customers (customer_id text, country_code text, cohort_month date);
-create table marts.dim_products (product_id text, handle text, product_type text, vendor text, is_eligible boolean,
+create table marts.dim_products (product_id text, handle text, title text, product_type text, vendor text, is_eligible boolean,
     ineligible_reason text, is_deleted boolean);
 """
 
@@ -82,8 +82,8 @@ def write_marts(db: str, products: pd.DataFrame, customers: list[str], lines: pd
         cur.executemany("insert into marts.fct_order_lines values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                         [tuple(r) for r in lines.itertuples(index=False)])
         cur.executemany("insert into marts.dim_customers values (%s, 'US', '2026-06-01')", [(c,) for c in customers])
-        cur.executemany("insert into marts.dim_products values (%s, %s, %s, %s, %s, %s, %s)", [
-            (r.product_id, r.handle, r.product_type, r.vendor, r.product_id not in ineligible,
+        cur.executemany("insert into marts.dim_products values (%s, %s, %s, %s, %s, %s, %s, %s)", [
+            (r.product_id, r.handle, r.handle.replace("-", " ").title(), r.product_type, r.vendor, r.product_id not in ineligible,
              ineligible.get(r.product_id), ineligible.get(r.product_id) == "deleted")
             for r in products.itertuples(index=False)])
 

@@ -199,6 +199,62 @@ def desired_lists(customers: pd.DataFrame, related: pd.DataFrame) -> tuple[pd.Da
     return lists, items, skipped
 
 
+def admin_api():
+    """The Admin API config to publish with, or None for a store without one: STORELOOP_INGEST_SOURCES without `api`
+    and no usable `shopify` connection (host and access token). A store that pulls through the API must have it."""
+    from storeloop.orchestration.ingest import enabled_sources
+
+    try:
+        return connections.shopify()
+    except (RuntimeError, ValueError) as missing:
+        if "api" in enabled_sources():
+            raise RuntimeError(f"Cannot publish: {missing}") from missing
+        log.info("no Admin API token (%s): an exports-only store", missing)
+        return None
+
+
+def csv_products_in_shopify(client, id_columns: list[pd.Series]) -> dict[str, str]:
+    """`csv:product:<handle>` ids (products known from CSV exports) → their Shopify GIDs, looked up by handle; ids
+    whose handle Shopify does not know are absent (they cannot be referenced, and are left out of the lists)."""
+    from storeloop.shopify.products import product_gids_by_handle
+
+    prefix = "csv:product:"
+    ids = sorted({str(i) for col in id_columns for i in col.dropna().unique() if str(i).startswith(prefix)})
+    if not ids:
+        return {}
+    by_handle = product_gids_by_handle(client, [i[len(prefix):] for i in ids])
+    found = {i: by_handle[i[len(prefix):]] for i in ids if i[len(prefix):] in by_handle}
+    log.info("%d of %d products known only from CSV exports found in Shopify by handle", len(found), len(ids))
+    return found
+
+
+def write_products_import(run_id: str, model_version: int) -> dict:
+    """A store without Admin API access: the related products as a file for Shopify's products CSV import
+    (docs/contracts.md, "Exports-only stores: products import CSV")."""
+    from storeloop.orchestration.landing import landing_root, run_partition
+    from storeloop.publish.products_import_csv import write_related_products_import
+    from storeloop.warehouse.marts import load_product_eligibility
+    from storeloop.warehouse.ml_tables import read_run
+
+    conn = connections.warehouse().connect()
+    try:
+        related = read_run(conn, run_id, products=True)
+        products = load_product_eligibility(conn)
+    finally:
+        conn.close()
+    path = landing_root() / "publish" / run_partition(run_id) / "related_products_import.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = write_related_products_import(
+        related, dict(zip(products["product_id"], products["handle"], strict=True)), path,
+        titles=dict(zip(products["product_id"], products["title"], strict=True)))
+    reason = ("no Admin API token: nothing was written to the store. Import the related products by hand: "
+              f"{path} (Products → Import, overwrite products with matching handles; docs/contracts.md, "
+              "\"Exports-only stores\"). Personal picks need the Admin API: they are in ml.customer_recommendations.")
+    log.warning("not published through the Admin API: %s", reason)
+    return {"metafields_written": 0, "publish_skipped": reason, "products_import_csv": str(path),
+            "products_import_rows": rows, "published_model_version": int(model_version)}
+
+
 def _alert(violations: list, run_id: str, version: int) -> None:
     from storeloop.orchestration.callbacks import notify_publish_aborted
 
@@ -215,7 +271,6 @@ def ensure_definitions(client) -> dict[str, str]:
 def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bool = False) -> dict:
     """Publish the run's lists (see the module doc). Returns counts; raises PublishAborted when a guardrail or the
     canary stopped it (after the Slack alert)."""
-    from storeloop.orchestration.ingest import enabled_sources
     from storeloop.publish import guardrails
     from storeloop.publish.plan import plan_publish
     from storeloop.publish.writer import canary_sample, delete_lists, read_back_mismatches, write_lists
@@ -224,17 +279,21 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
     from storeloop.warehouse.marts import load_product_eligibility
     from storeloop.warehouse.ml_tables import read_run
 
-    if "api" not in enabled_sources():
-        reason = ("STORELOOP_INGEST_SOURCES has no api: this store is fed by CSV exports only and Storeloop has no "
-                  "Admin API access to write metafields with; the recommendations are in "
-                  "ml.customer_recommendations and ml.product_recommendations")
-        log.warning("nothing published: %s", reason)
-        return {"metafields_written": 0, "publish_skipped": reason, "published_model_version": int(model_version)}
+    config = admin_api()
+    if config is None:
+        return write_products_import(run_id, model_version)
     limits = guardrails.GuardrailLimits.from_env()
+    client = ShopifyClient(config)
     conn = connections.warehouse().connect()
     try:
         customers, related = read_run(conn, run_id), read_run(conn, run_id, products=True)
         products = load_product_eligibility(conn)
+        gids = csv_products_in_shopify(client, [customers["product_id"], related["product_id"],
+                                                related["related_product_id"]])
+        if gids:
+            customers = customers.replace({"product_id": gids})
+            related = related.replace({"product_id": gids, "related_product_id": gids})
+            products = products.replace({"product_id": gids})
         lists, items, skipped = desired_lists(customers, related)
         state = publish_state.load_published(conn)
         plan = plan_publish(lists, state)
@@ -265,7 +324,6 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
             raise PublishAborted(f"publish of model v{model_version} aborted by the guardrails, nothing was "
                                  f"written: {reason}")
         publish_state.start_publish(conn, run_id, model_version, counts, cov, force)
-        client = ShopifyClient(connections.shopify())
         definitions = ensure_definitions(client)
         sink = publish_state.PublishStateTable(conn, run_id, int(model_version))
         canary = plan.to_set.loc[canary_sample(plan.to_set, canary_share())]

@@ -46,18 +46,18 @@ def load_products(conn: Connection | str) -> pd.DataFrame:
 
 
 ELIGIBILITY_QUERY = """
-select product_id, handle, product_type, vendor, is_eligible, ineligible_reason, is_deleted
+select product_id, handle, title, product_type, vendor, is_eligible, ineligible_reason, is_deleted
 from marts.dim_products
 order by product_id
 """
 
 
 def load_product_eligibility(conn: Connection | str) -> pd.DataFrame:
-    """Every product of `marts.dim_products` with what scoring and publishing need: `product_id, handle,
+    """Every product of `marts.dim_products` with what scoring and publishing need: `product_id, handle, title,
     product_type, vendor, is_eligible, ineligible_reason, is_deleted` (the rule: docs/features.md, dim_products)."""
     with connection(conn) as c:
         df = copy_query_to_frame(c, ELIGIBILITY_QUERY, dtype={"product_id": "string", "handle": "string",
-                                                              "product_type": "string", "vendor": "string",
+                                                              "title": "string", "product_type": "string", "vendor": "string",
                                                               "ineligible_reason": "string"},
                                   true_values=["t"], false_values=["f"])
     df[["is_eligible", "is_deleted"]] = df[["is_eligible", "is_deleted"]].astype(bool)
