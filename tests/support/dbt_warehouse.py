@@ -71,7 +71,8 @@ def insert_raw_rows(conn: psycopg2.extensions.connection, rows: list[RawRow]) ->
         for table_name, run_id, source, loaded_at, typed in rows:
             table = RAW_TABLES[table_name]
             columns = [*table.typed_column_names, "_run_id", "_source", "_loaded_at", "_record"]
-            values = [typed[c] for c in table.typed_column_names]
+            # a column the row does not name is null, as in a row loaded before that column existed
+            values = [typed.get(c) for c in table.typed_column_names]
             values += [
                 run_id,
                 source,

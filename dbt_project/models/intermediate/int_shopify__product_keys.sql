@@ -1,6 +1,7 @@
 -- Every product id seen (API GID or CSV `csv:product:<handle>`) -> the product it is (`product_id`).
 -- A CSV product whose handle belongs to an API product is that API product (the API GID wins); any other product is
--- itself. If several API products share a handle (Shopify forbids it), the smallest GID is used.
+-- itself. If several API products share a handle (Shopify reuses a deleted product's handle; two live ones cannot
+-- share it), the one not deleted is used, then the smallest GID.
 
 with
 
@@ -10,18 +11,30 @@ products as (
 
 ),
 
+deleted_products as (
+
+    select * from {{ ref('int_shopify__deleted_products') }}
+
+),
+
 api_handles as (
 
     select
-        handle,
-        min(product_id) as api_product_id
+        products.handle,
+        coalesce(
+            min(products.product_id) filter (where deleted_products.product_id is null),
+            min(products.product_id)
+        ) as api_product_id
 
     from products
 
-    where source_kind = 'api'
-        and handle is not null
+    left join deleted_products
+        on products.product_id = deleted_products.product_id
 
-    group by handle
+    where products.source_kind = 'api'
+        and products.handle is not null
+
+    group by products.handle
 
 ),
 

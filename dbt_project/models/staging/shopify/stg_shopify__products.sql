@@ -24,6 +24,15 @@ renamed as (
         nullif(trim(vendor), '') as vendor,
         lower(nullif(trim(status), '')) as status,
 
+        ---------- publication (null: the source did not say)
+        is_published,
+        published_at,
+        is_gift_card,
+
+        ---------- stock (API product totals; null for CSV rows)
+        total_inventory,
+        tracks_inventory,
+
         ---------- timestamps
         created_at,
         updated_at,
@@ -32,7 +41,9 @@ renamed as (
         {{ source_kind() }} as source_kind,
         _source,
         _run_id,
-        _loaded_at
+        _loaded_at,
+        -- the newest Admin API load of this id, whichever version is kept (a deletion detected before it is undone)
+        max(case when {{ source_kind() }} = 'api' then _loaded_at end) over (partition by id) as last_api_loaded_at
 
     from source
 

@@ -24,6 +24,12 @@ renamed as (
         ---------- numerics
         price,
 
+        ---------- stock (null: the source did not say)
+        inventory_quantity,
+        lower(nullif(trim(inventory_policy), '')) as inventory_policy,
+        inventory_tracked,
+        available_for_sale,
+
         ---------- timestamps
         created_at,
         updated_at,
