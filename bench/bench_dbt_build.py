@@ -124,7 +124,8 @@ def copy_frames(conn, frames: dict[str, pd.DataFrame], run_id: str, loaded_at: d
     with conn.cursor() as cur:
         for table, df in frames.items():
             raw = RAW_TABLES[table]
-            df = df[raw.typed_column_names + ["_record"]].copy()
+            # a typed column the bench does not simulate (the eligibility columns of migration 0005) loads as null
+            df = df.reindex(columns=raw.typed_column_names + ["_record"])
             df.insert(len(df.columns) - 1, "_run_id", run_id)
             df.insert(len(df.columns) - 1, "_source", "api_bulk")
             df.insert(len(df.columns) - 1, "_loaded_at", loaded_at.isoformat())
