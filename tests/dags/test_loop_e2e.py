@@ -81,6 +81,18 @@ def test_the_nightly_loop_runs_end_to_end(stack):
 
     api = airflow_api(stack)
     wait_for_dags(api)
+    # before the night: the merchant archives one product and turns another into a gift card
+    shop = f"http://127.0.0.1:{stack.port('shopify')}"
+    from storeloop.shopify.client import ShopifyClient
+    from storeloop.shopify.config import ShopifyConfig
+
+    client = ShopifyClient(ShopifyConfig(shop, stack["STORELOOP_SANDBOX_SHOPIFY_TOKEN"]))
+    made_ineligible = [n["id"] for n in client.execute("{ products(first: 2) { nodes { id } } }")["products"]["nodes"]]
+    for product_id, change in zip(made_ineligible, ({"status": "ARCHIVED"}, {"isGiftCard": True}), strict=True):
+        with urllib.request.urlopen(urllib.request.Request(
+                f"{shop}/_sandbox/products", data=json.dumps({"id": product_id, **change}).encode(),
+                headers={"Content-Type": "application/json"}, method="POST"), timeout=10) as resp:
+            assert resp.status == 200
     result = run_loop(api, timeout=1500)
     assert set(result.runs) == {"shopify_ingest", "shopify_features", "recommender_train", "recommender_score",
                                 "recommender_monitor"}
@@ -111,7 +123,16 @@ def test_the_nightly_loop_runs_end_to_end(stack):
     # the write-back reached the store, the drift report exists, the team was told
     assert summary["store_metafields"] >= stats["products"] * 0.9
     metafields = _get_json(f"http://127.0.0.1:{stack.port('shopify')}/_sandbox/metafields")
-    assert {m["key"] for m in metafields} == {"related_products"}
+    assert {m["key"] for m in metafields} == {"related_products", "personal_picks"}
+    assert summary["publish"]["status"] == "complete" and summary["publish"]["written"] == len(metafields)
+    # only products a shopper can buy are listed
+    import psycopg2
+
+    with psycopg2.connect(stack.warehouse_url) as conn, conn.cursor() as cur:
+        cur.execute("select product_id from marts.dim_products where not is_eligible")
+        ineligible = {row[0] for row in cur.fetchall()}
+    listed = {p for m in metafields for p in json.loads(m["value"])}
+    assert set(made_ineligible) <= ineligible and listed and not listed & ineligible
     assert summary["drift"] is not None
     html = summary["drift"]["html_path"].replace("file://", "")
     assert Path(html).exists() and Path(html).stat().st_size > 10_000

@@ -104,3 +104,13 @@ def test_limits_come_from_the_environment_with_clear_errors():
         GuardrailLimits.from_env({"STORELOOP_GUARD_MAX_CHANGED_SHARE": "lots"})
     with pytest.raises(ValueError, match=r"must be a share in \(0, 1\]"):
         GuardrailLimits.from_env({"STORELOOP_GUARD_MAX_COVERAGE_DROP": "2"})
+
+
+def test_the_canary_is_a_share_of_the_lists_spread_over_owners_and_capped():
+    from storeloop.publish.writer import canary_sample
+
+    lists = desired({str(c): ["10"] for c in range(400)})
+    picked = canary_sample(lists, 0.05)
+    assert len(picked) == 20 and list(picked) != list(range(20))
+    assert len(canary_sample(lists, 0.05, most=7)) == 7
+    assert len(canary_sample(lists.head(3), 0.05)) == 1 and len(canary_sample(lists, 0)) == 0
