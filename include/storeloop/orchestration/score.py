@@ -65,7 +65,7 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
     k = publish_k()
     recommender = recommender_of(model)
     products = inputs["products"]
-    eligible = products.loc[products["is_eligible"], "product_id"]
+    eligible = products.loc[products["recommendable"], "product_id"]
     customers = customer_recommendations(recommender, inputs["order_lines"], inputs["customers"], eligible, k)
     owners = products.loc[~products["is_deleted"]]
     related = product_recommendations(model.unwrap_python_model().related_products(), owners,
@@ -82,9 +82,20 @@ def _inputs(conn) -> dict:
     order_lines = load_order_lines(conn)
     customers = load_customers(conn)
     builds = load_model_builds(conn, ("fct_order_lines",))
-    return {"order_lines": order_lines, "products": load_product_eligibility(conn),
+    products = load_product_eligibility(conn)
+    products["recommendable"] = recommendable(products, admin_api(quiet=True) is not None)
+    return {"order_lines": order_lines, "products": products,
             "customers": [] if customers is None else customers["customer_id"].tolist(),
             "features_build": builds.get("fct_order_lines", {}).get("invocation_id")}
+
+
+def recommendable(products: pd.DataFrame, writes_to_store: bool) -> pd.Series:
+    """Which products scoring may put in a list: the eligible ones (`dim_products.is_eligible`); for a store Storeloop
+    does not write to (no Admin API token: its lists stay in the warehouse and the products import CSV), also the
+    products known only from its order lines (`unknown_to_shopify`), which may be all it has (an orders export
+    alone). Every other reason (deleted, not active, unpublished, gift card, out of stock) holds either way."""
+    extra = ~products["is_eligible"] & products["ineligible_reason"].eq("unknown_to_shopify") & (not writes_to_store)
+    return products["is_eligible"] | extra
 
 
 def score(run_id: str) -> dict:
@@ -199,7 +210,7 @@ def desired_lists(customers: pd.DataFrame, related: pd.DataFrame) -> tuple[pd.Da
     return lists, items, skipped
 
 
-def admin_api():
+def admin_api(quiet: bool = False):
     """The Admin API config to publish with, or None for a store without one: STORELOOP_INGEST_SOURCES without `api`
     and no usable `shopify` connection (host and access token). A store that pulls through the API must have it."""
     from storeloop.orchestration.ingest import enabled_sources
@@ -209,7 +220,8 @@ def admin_api():
     except (RuntimeError, ValueError) as missing:
         if "api" in enabled_sources():
             raise RuntimeError(f"Cannot publish: {missing}") from missing
-        log.info("no Admin API token (%s): an exports-only store", missing)
+        if not quiet:
+            log.info("no Admin API token (%s): an exports-only store", missing)
         return None
 
 
