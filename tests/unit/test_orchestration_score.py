@@ -26,3 +26,18 @@ def test_publish_settings_say_what_is_wrong(monkeypatch):
     monkeypatch.setenv("STORELOOP_PUBLISH_CHUNK", "0")
     with pytest.raises(ValueError, match="positive number"):
         score.publish_chunk()
+
+
+def test_a_stopped_publish_alerts_once_naming_the_rule(monkeypatch):
+    from storeloop.orchestration import callbacks
+
+    posted = []
+    monkeypatch.setattr(callbacks, "_post", lambda text, what: posted.append(text) or True)
+    callbacks.notify_publish_aborted(["product_concentration: the model put gid://shopify/Product/1 first in 100%"],
+                                     run_id="r1", model_version=7)
+    stopped = score.PublishAborted("publish of model v7 aborted by the guardrails")
+    callbacks.notify_failure({"exception": stopped, "run_id": "r1"})  # the task's failure callback stays quiet
+    callbacks.notify_failure({"exception": RuntimeError("boom"), "run_id": "r2"})
+    assert len(posted) == 2
+    assert "product_concentration" in posted[0] and "model v7" in posted[0] and "dry_run" in posted[0]
+    assert "boom" in posted[1]
