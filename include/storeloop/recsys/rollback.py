@@ -7,8 +7,9 @@
 Reads `MLFLOW_TRACKING_URI` and `STORELOOP_MODEL_NAME` (default `storeloop_recommender`) unless given as options.
 Every promotion tags the new champion with `previous_champion_version`; rollback moves `champion` there, tags the
 version rolled back from (`rolled_back_at`, `rolled_back_to`, `rollback_reason`) and the restored one
-(`restored_at`, `restored_from_version`). Rolling back again walks further back the chain. The next scoring run
-(recommender_score, or a manual trigger of it) publishes the restored model's recommendations.
+(`restored_at`, `restored_from_version`). Rolling back again walks further back the chain. This moves the alias only:
+`make rollback` then runs recommender_score with `force`, which republishes the restored model's lists through the
+publish diff (docs/recommender.md, "Rollback").
 """
 
 from __future__ import annotations
