@@ -23,6 +23,7 @@ from support.publish_store import (
     synthetic_lines,
     write_marts,
 )
+from support.shopify_admin import shopify_connection
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 from sandbox.slack_sink import start_slack_sink, stop_slack_sink
@@ -57,8 +58,7 @@ def test_dry_run_param_and_a_stopped_publish_through_airflow(dag_test_env, wareh
         env = {**dag_test_env,
                "AIRFLOW_CONN_WAREHOUSE": warehouse_db.replace("postgresql://postgres@",
                                                               "postgresql://postgres:postgres@"),
-               "AIRFLOW_CONN_SHOPIFY": json.dumps({"conn_type": "shopify", "host": shop, "password": TOKEN,
-                                                   "extra": {"api_version": "2025-01"}}),
+               "AIRFLOW_CONN_SHOPIFY": shopify_connection(shop, TOKEN),
                "AIRFLOW_CONN_SLACK": slack_connection(slack, SLACK_TOKEN),
                "MLFLOW_TRACKING_URI": mlflow_uri, "STORELOOP_MODEL_NAME": name}
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import psycopg2
 import pytest
 import requests
-from support.shopify_admin import delete_product, set_product
+from support.shopify_admin import delete_product, set_product, shopify_connection
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 from storeloop.orchestration import ingest
@@ -29,8 +29,7 @@ END = datetime(2026, 3, 1, tzinfo=UTC)
 def stack(tmp_path, warehouse_db, monkeypatch):
     server, _thread, base_url = start_emulator(tmp_path / "emulator", TOKEN, seed=12, size="XS", end=END)
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", warehouse_db)
-    monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY", json.dumps(
-        {"conn_type": "shopify", "host": base_url, "password": TOKEN, "extra": {"api_version": "2025-01"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY", shopify_connection(base_url, TOKEN))
     monkeypatch.setenv("STORELOOP_LANDING_URL", (tmp_path / "landing").as_uri())
     yield base_url, warehouse_db
     stop_emulator(server)

@@ -29,7 +29,7 @@ from support.publish_store import (
     synthetic_lines,
     write_marts,
 )
-from support.shopify_admin import delete_product, set_product
+from support.shopify_admin import delete_product, set_product, shopify_connection
 
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 from sandbox.slack_sink import start_slack_sink, stop_slack_sink
@@ -52,8 +52,7 @@ def store(tmp_path, warehouse_db, mlflow_workspace, monkeypatch):
     server, _thread, base_url = start_emulator(tmp_path / "shop", TOKEN, seed=42, size="XS", end=END)
     sink, _sink_thread, sink_url = start_slack_sink(tmp_path / "slack", token=SLACK_TOKEN)
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", warehouse_db)
-    monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY", json.dumps(
-        {"conn_type": "shopify", "host": base_url, "password": TOKEN, "extra": {"api_version": "2025-01"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY", shopify_connection(base_url, TOKEN))
     monkeypatch.setenv("AIRFLOW_CONN_SLACK", slack_connection(sink_url, SLACK_TOKEN))
     monkeypatch.setenv("STORELOOP_INGEST_SOURCES", "api,exports")
     monkeypatch.setenv("STORELOOP_MODEL_NAME", f"publish_test_{uuid.uuid4().hex[:8]}")

@@ -8,6 +8,7 @@ validates against Shopify's Admin schema 2025-01, which the emulator enforces.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
@@ -108,3 +109,9 @@ def delete_product(base_url: str, product_id: str) -> requests.Response:
     """`DELETE /_sandbox/products/<numeric id or GID>`: delete a product as Shopify does (its variants and their
     metafields too; see `sandbox.shopify_emulator.store.Store.delete_product`). Returns the response unchecked."""
     return requests.delete(f"{base_url}/_sandbox/products/{product_id}", timeout=30)
+
+
+def shopify_connection(base_url: str, token: str) -> str:
+    """AIRFLOW_CONN_SHOPIFY for the emulator at `base_url` (as start_emulator returns it)."""
+    return json.dumps({"conn_type": "shopify", "host": base_url, "password": token,
+                       "extra": {"api_version": "2025-01"}})
