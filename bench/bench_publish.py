@@ -482,7 +482,7 @@ def publish_night(meter: Meter, phase: str, conn, client, customers: pd.DataFram
     failures = first.failures + rest.failures + removed.failures
     status = "complete_with_failures" if failures else "complete"
     meter.step(phase, "finish_publish", None, lambda: publish_state.finish_publish(
-        conn, run_id, status, written=first.written + rest.written, deleted=removed.deleted, failed=len(failures)))
+        conn, run_id, status))
     return {"desired": len(lists), "to_set": len(plan.to_set), "new": counts["new"], "changed": counts["changed"],
             "deleted": removed.deleted, "unchanged": plan.unchanged, "written": first.written + rest.written,
             "failures": len(failures), "mismatches": len(mismatches), "status": status,

@@ -344,8 +344,7 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
             [f.owner_gid for f in first.failures])])
         if mismatches:
             reason = f"canary: {len(mismatches)} of {len(canary)} lists read back differ: " + "; ".join(mismatches[:3])
-            publish_state.finish_publish(conn, run_id, "canary_failed", written=first.written,
-                                         failed=len(first.failures), reason=reason)
+            publish_state.finish_publish(conn, run_id, "canary_failed", reason=reason)
             _alert([reason], run_id, model_version)
             raise PublishAborted(f"publish of model v{model_version} stopped after the canary: {reason}")
         log.info("canary: %d lists written and read back identical; writing the other %d", first.written,
@@ -354,8 +353,7 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
         removed = delete_lists(client, plan.to_delete, sink)
         failures = first.failures + rest.failures + removed.failures
         status = "complete_with_failures" if failures else "complete"
-        publish_state.finish_publish(conn, run_id, status, written=first.written + rest.written,
-                                     deleted=removed.deleted, failed=len(failures))
+        publish_state.finish_publish(conn, run_id, status)
     finally:
         conn.close()
     for failure in failures[:20]:

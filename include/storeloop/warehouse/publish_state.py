@@ -56,12 +56,11 @@ def start_publish(conn: Connection, run_id: str, model_version: int, counts: dic
              counts["delete"], counts["unchanged"], coverage, forced, status))
 
 
-def finish_publish(conn: Connection, run_id: str, status: str, *, written: int = 0, deleted: int = 0,
-                   failed: int = 0, reason: str | None = None) -> None:
+def finish_publish(conn: Connection, run_id: str, status: str, *, reason: str | None = None) -> None:
+    """Close the run's record; its written / deleted / failed counts were kept by `PublishStateTable` as it went."""
     with conn, conn.cursor() as cur:
-        cur.execute(f"update {RUNS_TABLE} set status = %s, reason = coalesce(%s, reason), written = %s, deleted = %s, "
-                    "failed = %s, finished_at = now() where run_id = %s",
-                    (status, reason, written, deleted, failed, run_id))
+        cur.execute(f"update {RUNS_TABLE} set status = %s, reason = coalesce(%s, reason), finished_at = now() "
+                    "where run_id = %s", (status, reason, run_id))
 
 
 def publish_record(conn: Connection, run_id: str) -> dict[str, Any] | None:
