@@ -105,8 +105,9 @@ def print_summary(settings: Settings, summary: dict, seconds: float) -> None:
         return f"{float(value):.4f}" if value not in (None, "") else "?"
 
     p(f" Model      {model['name']} v{model['version']} @champion ({model.get('candidate') or '?'}): NDCG@10 "
-      f"{m.get('all.ndcg_at_10', float('nan')):.4f} all items (repeat-purchase "
-      f"{tag('baseline.repeat_purchase.all.ndcg_at_10')}, popularity {tag('baseline.popularity.all.ndcg_at_10')}), "
+      f"{m.get('all.ndcg_at_10', float('nan')):.4f} all items (TIFU-KNN {tag('baseline.tifu_knn.all.ndcg_at_10')}, "
+      f"repeat-purchase {tag('baseline.repeat_purchase.all.ndcg_at_10')}, "
+      f"popularity {tag('baseline.popularity.all.ndcg_at_10')}), "
       f"{m.get('new.ndcg_at_10', float('nan')):.4f} new items (popularity {tag('baseline.popularity.new.ndcg_at_10')})")
     if tags.get("decision_reason"):
         p(f"            {tags.get('decision')}: {tags['decision_reason'][:300]}")

@@ -57,7 +57,8 @@ def client(workspace) -> MlflowClient:
 
 
 def test_first_run_promotes_a_challenger_that_beats_both_baselines(workspace, first):
-    assert set(first.metrics) == {"popularity", "repeat_purchase", "item_knn", "item_knn_bm25", "als", "hybrid"}
+    assert set(first.metrics) == {"popularity", "repeat_purchase", "tifu_knn", "item_knn", "item_knn_bm25", "als",
+                                  "hybrid"}
     assert first.decision == "promoted" and first.promoted
     assert first.champion_version == first.challenger_version
     assert first.previous_champion_version is None

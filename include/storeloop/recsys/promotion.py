@@ -4,7 +4,8 @@ Pure functions over metric dictionaries (no MLflow here), so the rule is easy to
 
 1. Primary metric: NDCG@k in the all-items setting (`all.ndcg_at_k`); the new-items NDCG@k (`new.ndcg_at_k`) is the
    discovery check.
-2. A candidate *clears the baselines* when, for every baseline (popularity, repeat purchase) other than itself,
+2. A candidate *clears the baselines* when, for every baseline (popularity, repeat purchase,
+   TIFU-KNN) other than itself,
    `all.ndcg >= (1 + margin) * baseline all.ndcg` and `new.ndcg >= (1 + margin) * baseline new.ndcg`, strictly
    better when the margin is 0.
 3. The challenger is the best non-baseline candidate (by `all.ndcg`) among those that clear the baselines, else the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-BASELINES: tuple[str, ...] = ("popularity", "repeat_purchase")
+BASELINES: tuple[str, ...] = ("popularity", "repeat_purchase", "tifu_knn")
 DEFAULT_MARGIN = 0.01
 MARGIN_ENV = "STORELOOP_PROMOTION_MARGIN"
 

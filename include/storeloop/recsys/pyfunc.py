@@ -3,7 +3,7 @@
 The fitted recommender is pickled into the artifact `recommender.pkl`; the related-products table (from the
 product-to-product model, or the recommender itself) is saved beside it
 as `related_products.csv` so the publish step can read it without scoring. Loading needs the `storeloop` package
-importable (the pickle refers to `storeloop.recsys.models`), which holds wherever the DAGs run.
+importable (the pickle refers to the model classes in `storeloop.recsys`), which holds wherever the DAGs run.
 
     loaded = mlflow.pyfunc.load_model("models:/storeloop_recommender@champion")
     recs = loaded.predict(history_df, params={"k": 10})

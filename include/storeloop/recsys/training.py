@@ -51,6 +51,7 @@ from storeloop.recsys.protocol import (
 )
 from storeloop.recsys.pyfunc import DEFAULT_RELATED_K, log_recommender, model_input
 from storeloop.recsys.split import TimeSplit, time_split
+from storeloop.recsys.tifu_knn import TIFUKNNRecommender
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def default_candidates(seed: int = 0) -> list[Recommender]:
     return [
         PopularityRecommender(window_days=30),
         RepeatPurchaseRecommender(half_life_days=60.0),
+        TIFUKNNRecommender(),  # the paper's parameters (recsys/tifu_knn.py), not tuned here
         ItemKNNRecommender(n_neighbors=50, half_life_days=90.0),
         ItemKNNRecommender(n_neighbors=50, half_life_days=90.0, weighting="bm25"),
         ALSRecommender(factors=32, regularization=1.0, alpha=10.0, iterations=12, seed=seed),
