@@ -4,9 +4,11 @@
     marts.dim_customers). One row per model in `marts._dbt_model_builds`, replaced by every successful build of it.
     Cosmos runs one dbt invocation per task, so the rows of one shopify_features run carry different invocation ids;
     `airflow_run_id` (from the environment Cosmos passes, when present) ties them to the DAG run.
+    A point-in-time snapshot (var `feature_schema`: macros/generate_schema_name.sql) is not the nightly build of its
+    models and is not recorded here; recommender_train records it on its MLflow runs.
 -#}
 {% macro record_model_builds(results) %}
-    {%- if execute -%}
+    {%- if execute and not (var('feature_schema', '') | string | trim) -%}
         {%- set built = [] -%}
         {%- for result in results -%}
             {%- if result.node.resource_type == 'model' and result.status == 'success' -%}

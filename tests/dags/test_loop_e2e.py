@@ -117,6 +117,10 @@ def test_the_nightly_loop_runs_end_to_end(stack):
     assert model["tags"].get("decision") in ("promoted", "baseline_promoted_no_champion")
     # the run names the dbt build of the tables it trained on
     assert model["run_tags"].get("data.dbt.fct_order_lines.invocation_id")
+    # and the point-in-time feature snapshots the ranker learned from (as of T) and was evaluated on (as of C)
+    assert model["run_tags"].get("data.features.at_train.dbt_invocation_id")
+    assert model["run_tags"]["data.features.at_cutoff.as_of"] > model["run_tags"]["data.features.at_train.as_of"]
+    assert "skipped.ranker" not in model["run_tags"]  # the learned ranker was trained and evaluated
     rec = summary["recommendations"]
     assert rec["customers"] > 0 and rec["rows"] == 10 * rec["customers"]
     assert str(rec["model_version"]) == str(model["version"])

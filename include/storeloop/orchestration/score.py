@@ -66,7 +66,9 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
     recommender = recommender_of(model)
     products = inputs["products"]
     eligible = products.loc[products["recommendable"], "product_id"]
-    customers = customer_recommendations(recommender, inputs["order_lines"], inputs["customers"], eligible, k)
+    features = current_features(conn) if recommender.needs_features else None
+    customers = customer_recommendations(recommender, inputs["order_lines"], inputs["customers"], eligible, k,
+                                         features=features)
     owners = products.loc[~products["is_deleted"]]
     related = product_recommendations(model.unwrap_python_model().related_products(), owners,
                                       recommender.popularity(), k)
@@ -74,6 +76,17 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
     write_customer_recommendations(conn, customers, version, run_id, features_build=build, shadow=shadow)
     write_product_recommendations(conn, related, version, run_id, features_build=build, shadow=shadow)
     return {"customers": customers, "related": related, "eligible": len(eligible)}
+
+
+def current_features(conn):
+    """The dbt feature models as the nightly build left them in `marts` (features as of that build)."""
+    from storeloop.recsys.ranker import FEATURE_MODELS, feature_tables
+    from storeloop.warehouse.feature_tables import read_as_of, read_feature_models
+
+    as_of = read_as_of(conn, "marts", "customer_features")
+    if as_of is None:
+        raise RuntimeError("marts.customer_features is empty: run shopify_features before recommender_score")
+    return feature_tables(read_feature_models(conn, "marts", FEATURE_MODELS), as_of, {"schema": "marts"})
 
 
 def _inputs(conn) -> dict:

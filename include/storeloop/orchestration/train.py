@@ -35,13 +35,35 @@ def require_customers(order_lines) -> None:
         "exports with their Email column (a spreadsheet may have dropped it), then rerun shopify_ingest.")
 
 
+def point_in_time_features(params, order_lines, holdout_days: int):
+    """The ranker's feature tables as of T = C - holdout_days (examples) and C (evaluation), C the holdout's start:
+    built by dbt into their own schemas (orchestration/feature_snapshots.py) and read back."""
+    from storeloop.orchestration.feature_snapshots import CUTOFF_SCHEMA, TRAIN_SCHEMA, build_snapshot
+    from storeloop.recsys.ranker import FEATURE_MODELS, RankerFeatures, feature_tables, training_cutoffs
+    from storeloop.recsys.split import cutoff_of
+    from storeloop.warehouse.feature_tables import read_feature_models
+
+    train_at, cutoff = training_cutoffs(cutoff_of(order_lines, holdout_days), holdout_days)
+    snapshots, tables = {}, {}
+    for name, schema, as_of in (("at_train", TRAIN_SCHEMA, train_at), ("at_cutoff", CUTOFF_SCHEMA, cutoff)):
+        snapshots[name] = build_snapshot(params, schema, as_of, list(FEATURE_MODELS))
+        conn = params.connect()
+        try:
+            frames = read_feature_models(conn, schema, FEATURE_MODELS)
+        finally:
+            conn.close()
+        tables[name] = feature_tables(frames, as_of, snapshots[name])
+    return RankerFeatures(at_train=tables["at_train"], at_cutoff=tables["at_cutoff"]), snapshots
+
+
 def train(run_id: str, reason: str = "", features_events: list[dict] | None = None) -> dict:
     """Train, evaluate, register the challenger and promote it if it wins. `features_events` are the extras of the
     features Asset events that triggered the run (they carry the shopify_features run id, i.e. the dbt build)."""
     from storeloop.recsys.training import train_and_register
     from storeloop.warehouse.marts import load_customers, load_model_builds, load_order_lines
 
-    conn = connections.warehouse().connect()
+    params = connections.warehouse()
+    conn = params.connect()
     try:
         order_lines = load_order_lines(conn)
         customers = load_customers(conn)
@@ -49,6 +71,8 @@ def train(run_id: str, reason: str = "", features_events: list[dict] | None = No
     finally:
         conn.close()
     require_customers(order_lines)
+    holdout_days = int(os.environ.get("STORELOOP_HOLDOUT_DAYS", "30"))
+    features, snapshots = point_in_time_features(params, order_lines, holdout_days)
     log.info("training on %d order lines from marts.fct_order_lines; dim_customers: %s", len(order_lines),
              "absent (cohorts from order lines)" if customers is None else f"{len(customers)} customers")
     features_runs = sorted({str(e.get("run_id")) for e in features_events or [] if e.get("run_id")})
@@ -57,18 +81,20 @@ def train(run_id: str, reason: str = "", features_events: list[dict] | None = No
         tracking_uri=tracking_uri(),
         experiment_name=EXPERIMENT,
         model_name=model_name(),
-        holdout_days=int(os.environ.get("STORELOOP_HOLDOUT_DAYS", "30")),
+        holdout_days=holdout_days,
         data_snapshot={
             "source": "marts.fct_order_lines",
             "airflow_run_id": run_id,
             "features_run_id": ",".join(features_runs) or "none (not triggered by the features Asset)",
             "dim_customers": "absent" if customers is None else str(len(customers)),
             **{f"dbt.{model}.{key}": value for model, build in builds.items() for key, value in build.items()},
+            **{f"features.{name}.{key}": value for name, snap in snapshots.items() for key, value in snap.items()},
         },
         code_version=code_version(),
         artifact_location=os.environ.get("MLFLOW_ARTIFACTS_DIR"),
         customers=customers,
         reason=reason,
+        features=features,
     )
     for name, metrics in result.metrics.items():
         log.info("%-16s %s", name, {k: round(v, 4) for k, v in metrics.items()})

@@ -62,6 +62,7 @@ def model_card(
     margin: float,
     related_metrics: dict[str, float],
     champion_label: str | None,
+    explanation: str = "",
 ) -> str:
     role = "baseline" if candidate in BASELINES else "candidate"
     if candidate == decision.challenger:
@@ -105,6 +106,7 @@ that appear in some evaluated customer's top {k}.
 
 {markdown_table(seg_table) if len(seg_table) else "(no segments)"}
 
+{explanation}
 ## Related products (metafields)
 
 Shipped with the model from the product-to-product model; basket completion on the holdout: {related}.

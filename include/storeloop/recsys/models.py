@@ -121,6 +121,7 @@ class Recommender(ABC):
     exclude_purchased: bool = False
     half_life_days: float | None = None
     fitted_attribute: ClassVar[str] = "products_"
+    needs_features: ClassVar[bool] = False  # True: fit/recommend also take the dbt feature tables (recsys/ranker.py)
 
     products_: np.ndarray  # fitted product ids, sorted; the columns of every matrix
     as_of_: pd.Timestamp  # the last purchase in the training data

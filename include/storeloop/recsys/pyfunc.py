@@ -98,6 +98,10 @@ class RecommenderPythonModel(mlflow.pyfunc.PythonModel):
         k = int((params or {}).get("k", DEFAULT_K))
         if k <= 0:
             raise ValueError(f"param k must be a positive integer, got {k}")
+        if self.recommender.needs_features:
+            raise ValueError(f"{self.recommender.name} ranks on the dbt feature models, which predict() does not "
+                             "receive: score it with storeloop.recsys.scoring.score_customers(..., features=) as "
+                             "recommender_score does (docs/contracts.md, 'Recommender (MLflow)')")
         return self.recommender.recommend(model_input, k=k)
 
     def related_products(self, k: int | None = None) -> pd.DataFrame:

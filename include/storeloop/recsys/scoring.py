@@ -42,16 +42,23 @@ def recommender_of(model: Any) -> Any:
 
 
 def score_customers(model: Any, order_lines: pd.DataFrame, k: int = DEFAULT_K,
-                    exclude: Iterable[str] | None = None) -> pd.DataFrame:
+                    exclude: Iterable[str] | None = None, features: Any = None) -> pd.DataFrame:
     """Top-`k` products for every customer with a purchase in `order_lines`, never a product in `exclude`.
 
     `model` is a fitted recommender or a loaded Storeloop pyfunc model. Cancelled lines (if the column is present)
-    and lines without customer or product are ignored. Columns: `customer_id, product_id, rank, score`.
+    and lines without customer or product are ignored. Columns: `customer_id, product_id, rank, score`. A model that
+    ranks on the dbt feature models (`needs_features`) reads `features` (recsys/ranker.FeatureTables, as of now).
     """
     history = model_input(not_cancelled(order_lines))
     if history.empty:
         return empty_recommendations()
-    recs = recommender_of(model).recommend(history, k=k, exclude=exclude)
+    recommender = recommender_of(model)
+    if recommender.needs_features:
+        if features is None:
+            raise ValueError(f"{recommender.name} ranks on the dbt feature models: pass their tables (features=)")
+        recs = recommender.recommend(history, k=k, exclude=exclude, features=features)
+    else:
+        recs = recommender.recommend(history, k=k, exclude=exclude)
     return recs[list(RECOMMENDATION_COLUMNS)].reset_index(drop=True)
 
 
@@ -66,13 +73,13 @@ def trending(popularity: pd.Series, eligible: Iterable[str]) -> pd.Series:
 
 
 def customer_recommendations(model: Any, order_lines: pd.DataFrame, customers: Iterable[str],
-                             eligible: Iterable[str], k: int = DEFAULT_K) -> pd.DataFrame:
+                             eligible: Iterable[str], k: int = DEFAULT_K, features: Any = None) -> pd.DataFrame:
     """Every customer's list (`CUSTOMER_COLUMNS`): the model's for customers with history, trending for the
     `customers` (e.g. `dim_customers`) without any; only `eligible` products."""
     recommender = recommender_of(model)
     eligible = pd.Index(sorted(set(map(str, eligible))), dtype=object)
     known = pd.Index(recommender.products_, dtype=object)
-    scored = score_customers(recommender, order_lines, k, exclude=known.difference(eligible))
+    scored = score_customers(recommender, order_lines, k, exclude=known.difference(eligible), features=features)
     scored["source"] = MODEL
     without = pd.Index(sorted(set(map(str, customers))), dtype=object).difference(pd.Index(scored["customer_id"]))
     top = trending(recommender.popularity(), eligible).iloc[:k]

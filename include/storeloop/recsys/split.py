@@ -18,18 +18,23 @@ class TimeSplit:
     eval_customers: np.ndarray  # customers with purchases in both train and holdout (sorted)
 
 
+def cutoff_of(order_lines: pd.DataFrame, holdout_days: int = 30) -> pd.Timestamp:
+    """The start of the holdout: the last `ordered_at` minus `holdout_days` (naive UTC)."""
+    if holdout_days <= 0:
+        raise ValueError(f"holdout_days must be positive, got {holdout_days}")
+    if order_lines.empty:
+        raise ValueError("cannot split an empty order-lines frame: is marts.fct_order_lines loaded?")
+    return to_utc_naive(order_lines["ordered_at"]).max() - pd.Timedelta(days=holdout_days)
+
+
 def time_split(order_lines: pd.DataFrame, holdout_days: int = 30) -> TimeSplit:
     """Holdout = lines in the `holdout_days` before the last `ordered_at`; train = every earlier line.
 
     Evaluation customers are those who bought both before and after the cutoff: only they have a history to
     recommend from and purchases to check against.
     """
-    if holdout_days <= 0:
-        raise ValueError(f"holdout_days must be positive, got {holdout_days}")
-    if order_lines.empty:
-        raise ValueError("cannot split an empty order-lines frame: is marts.fct_order_lines loaded?")
+    cutoff = cutoff_of(order_lines, holdout_days)
     ordered_at = to_utc_naive(order_lines["ordered_at"])
-    cutoff = ordered_at.max() - pd.Timedelta(days=holdout_days)
     in_holdout = (ordered_at >= cutoff).to_numpy()
     train = order_lines.loc[~in_holdout].reset_index(drop=True)
     holdout = order_lines.loc[in_holdout].reset_index(drop=True)

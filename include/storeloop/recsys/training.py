@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from storeloop.recsys.card import comparison_table, model_card
+from storeloop.recsys.card import comparison_table, markdown_table, model_card
 from storeloop.recsys.models import (
     ALSRecommender,
     HybridRecommender,
@@ -50,6 +50,7 @@ from storeloop.recsys.protocol import (
     evaluation_data,
 )
 from storeloop.recsys.pyfunc import DEFAULT_RELATED_K, log_recommender, model_input
+from storeloop.recsys.ranker import FEATURE_GROUPS, LearnedRanker, RankerDataError, RankerFeatures, bound_recommend
 from storeloop.recsys.split import TimeSplit, time_split
 from storeloop.recsys.tifu_knn import TIFUKNNRecommender
 
@@ -104,9 +105,10 @@ class TrainingResult:
     candidates: dict[str, CandidateResult] = field(default_factory=dict)
 
 
-def default_candidates(seed: int = 0) -> list[Recommender]:
-    """Baselines first, then the personalised candidates (parameters chosen on simulated stores of other seeds)."""
-    return [
+def default_candidates(seed: int = 0, ranker: bool = False) -> list[Recommender]:
+    """Baselines first, then the personalised candidates (parameters chosen on simulated stores of other seeds);
+    with `ranker`, the learned ranker on the dbt features last (it needs them: `train_and_register(features=)`)."""
+    candidates: list[Recommender] = [
         PopularityRecommender(window_days=30),
         RepeatPurchaseRecommender(half_life_days=60.0),
         TIFUKNNRecommender(),  # the paper's parameters (recsys/tifu_knn.py), not tuned here
@@ -120,6 +122,7 @@ def default_candidates(seed: int = 0) -> list[Recommender]:
             discovery=ItemKNNRecommender(n_neighbors=50, half_life_days=90.0, weighting="bm25"), repeat_weight=20.0
         ),
     ]
+    return [*candidates, LearnedRanker(seed=seed)] if ranker else candidates
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -155,10 +158,9 @@ def data_snapshot_tags(order_lines: pd.DataFrame, split: TimeSplit, extra: dict[
 
 def _input_example(recommender: Recommender, cutoff: pd.Timestamp) -> pd.DataFrame:
     """A made-up history of three popular products: no real customer data goes into the artifact store."""
-    top = recommender.recommend(
-        pd.DataFrame({"customer_id": ["example"], "product_id": ["example"], "quantity": [1], "ordered_at": [cutoff]}),
-        k=3,
-    )["product_id"].tolist()
+    popularity = recommender.popularity()
+    order = np.lexsort((popularity.index.to_numpy(dtype=str), -popularity.to_numpy()))
+    top = popularity.index[order[:3]].tolist()
     return pd.DataFrame(
         {
             "customer_id": "gid://shopify/Customer/0",
@@ -183,8 +185,10 @@ def _pyfunc_recommend(model: Any):
     return recommend
 
 
-def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationData, k: int) -> ChampionCheck:
-    """Load the current `champion` from the registry and evaluate it like the candidates (None if there is none)."""
+def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationData, k: int,
+                        features: RankerFeatures | None = None) -> ChampionCheck:
+    """Load the current `champion` from the registry and evaluate it like the candidates (None if there is none); a
+    champion that ranks on the dbt features reads them as of this run's cutoff, like the candidates."""
     try:
         version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
     except mlflow.exceptions.MlflowException:
@@ -192,11 +196,88 @@ def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationD
     number = int(version.version)
     try:
         model = mlflow.pyfunc.load_model(f"models:/{model_name}/{number}")
-        evaluation = evaluate_model(_pyfunc_recommend(model), data, k)
+        inner = model.unwrap_python_model().recommender
+        recommend = (bound_recommend(inner, features.at_cutoff if features else None) if inner.needs_features
+                     else _pyfunc_recommend(model))
+        evaluation = evaluate_model(recommend, data, k)
     except Exception as exc:  # a champion the current code cannot load or score cannot serve either
         log.warning("champion version %s could not be re-evaluated: %r", number, exc)
         return ChampionCheck(number, version.tags.get("candidate"), None, error=f"{type(exc).__name__}: {exc}"[:300])
     return ChampionCheck(number, version.tags.get("candidate"), evaluation.metrics)
+
+
+def _check_feature_cutoff(features: RankerFeatures, cutoff: pd.Timestamp) -> None:
+    """The features as of the evaluation cutoff must be as of this split's cutoff (to the second)."""
+    c = pd.Timestamp(cutoff)
+    c = c.tz_localize("UTC") if c.tzinfo is None else c
+    at = pd.Timestamp(features.at_cutoff.as_of)
+    at = at.tz_localize("UTC") if at.tzinfo is None else at
+    if abs((at - c).total_seconds()) >= 1:
+        raise ValueError(f"the feature tables are as of {at}, the holdout starts at {c}: build them as of the split's "
+                         "cutoff (orchestration/train.py does)")
+
+
+def _fit(recommender: Recommender, train: pd.DataFrame, features: RankerFeatures | None) -> None:
+    if not recommender.needs_features:
+        recommender.fit(train)
+        return
+    if features is None:
+        raise ValueError(f"{recommender.name} learns from the dbt feature models: pass features=RankerFeatures(...)")
+    recommender.fit(train, features.at_train)
+
+
+def ranker_ablation(ranker: LearnedRanker, train: pd.DataFrame, features: RankerFeatures, data: EvaluationData,
+                    k: int) -> dict[str, dict[str, float]]:
+    """The ranker refitted without each feature group (`FEATURE_GROUPS`) and evaluated like it: group -> metrics."""
+    out = {}
+    for group in FEATURE_GROUPS:
+        variant = LearnedRanker(**{**_ranker_kwargs(ranker), "drop_groups": (group,)})
+        variant.fit(train, features.at_train)
+        out[group] = evaluate_model(bound_recommend(variant, features.at_cutoff), data, k).metrics
+        log.info("ranker without %s: all ndcg %.4f, new ndcg %.4f", group, out[group][f"all.ndcg_at_{k}"],
+                 out[group][f"new.ndcg_at_{k}"])
+    return out
+
+
+def _ranker_kwargs(ranker: LearnedRanker) -> dict[str, Any]:
+    params = ranker.get_params()
+    params.pop("drop_groups")
+    return params
+
+
+def _log_ranker_explanation(ranker: Recommender, ablation: dict[str, dict[str, float]], metrics: dict[str, float],
+                            k: int) -> None:
+    """Feature importances (gain share) and the ablation table on the ranker's MLflow run."""
+    assert isinstance(ranker, LearnedRanker)
+    importance = ranker.importance_ / max(float(ranker.importance_.sum()), 1e-12)
+    mlflow.log_metrics({f"importance.{name}": float(v) for name, v in importance.items()})
+    mlflow.log_text(importance.sort_values(ascending=False).rename("gain_share").to_frame().to_csv(),
+                    "feature_importance.csv")
+    table = ablation_table(ablation, metrics, k)
+    mlflow.log_metrics({f"ablation.{row.without}.{col}": float(getattr(row, col))
+                        for row in table.itertuples(index=False) for col in ("all_ndcg", "new_ndcg")})
+    mlflow.log_text(table.to_csv(index=False), "ablation.csv")
+
+
+def ranker_explanation(ranker: LearnedRanker, ablation: dict[str, dict[str, float]], metrics: dict[str, float],
+                       k: int) -> str:
+    """The model card's section on what the ranker learned from: top importances and the ablation."""
+    importance = (ranker.importance_ / max(float(ranker.importance_.sum()), 1e-12)).sort_values(ascending=False)
+    top = pd.DataFrame({"feature": importance.index[:10], "gain share": importance.to_numpy()[:10]})
+    return (f"## What the ranker learned from\n\nFeature importance (LightGBM gain, share of the total; all in "
+            f"`feature_importance.csv`):\n\n{markdown_table(top)}\n\nAblation: the ranker refitted without one "
+            f"feature group at a time, NDCG@{k} and its change against the full ranker (`ablation.csv`):\n\n"
+            f"{markdown_table(ablation_table(ablation, metrics, k))}\n")
+
+
+def ablation_table(ablation: dict[str, dict[str, float]], metrics: dict[str, float], k: int) -> pd.DataFrame:
+    """One row per feature group left out: its NDCG@k in both settings and the change against the full ranker."""
+    rows = []
+    for group, m in ablation.items():
+        rows.append({"without": group, "all_ndcg": m[f"all.ndcg_at_{k}"], "new_ndcg": m[f"new.ndcg_at_{k}"],
+                     "all_change": m[f"all.ndcg_at_{k}"] / max(metrics[f"all.ndcg_at_{k}"], 1e-12) - 1,
+                     "new_change": m[f"new.ndcg_at_{k}"] / max(metrics[f"new.ndcg_at_{k}"], 1e-12) - 1})
+    return pd.DataFrame(rows)
 
 
 def _segment_metrics_for_mlflow(evaluation: Evaluation, k: int) -> dict[str, float]:
@@ -229,6 +310,7 @@ def train_and_register(
     customers: pd.DataFrame | None = None,
     margin: float | None = None,
     reason: str = "",
+    features: RankerFeatures | None = None,
 ) -> TrainingResult:
     """Split, fit and evaluate the candidates, log one MLflow run each, register the challenger and promote it only
     if it wins (see `promotion.decide`).
@@ -236,7 +318,9 @@ def train_and_register(
     `order_lines` has the columns of `marts.fct_order_lines` (non-cancelled lines); `customers` those of
     `marts.dim_customers` (for segments; cohorts are computed from the order lines without it). `artifact_location` is
     used only when the experiment does not exist yet. `margin` defaults to STORELOOP_PROMOTION_MARGIN. `reason`
-    (why this training run happens) is recorded on every run and on the registered versions.
+    (why this training run happens) is recorded on every run and on the registered versions. `features` are the dbt
+    feature models as of the ranker's training cutoff and as of this split's cutoff (recsys/ranker.py); without them
+    the learned ranker is not among the default candidates.
     """
     np.random.seed(seed)
     margin = promotion_margin(margin)
@@ -259,25 +343,36 @@ def train_and_register(
     popular_related = evaluate_related(PopularityRecommender().fit(split.train).related_products(5), split.holdout, 5)
     related_metrics["related_hit_rate_at_5_popularity_baseline"] = popular_related["related_hit_rate_at_5"]
 
+    if features is not None:
+        _check_feature_cutoff(features, split.cutoff)
     fitted: dict[str, tuple[Recommender, Evaluation, float, float]] = {}
-    for recommender in candidates if candidates is not None else default_candidates(seed):
+    skipped: dict[str, str] = {}
+    ablations: dict[str, dict[str, dict[str, float]]] = {}
+    for recommender in candidates if candidates is not None else default_candidates(seed, ranker=features is not None):
         if recommender.name in fitted:
             raise ValueError(f"two candidates are named {recommender.name!r}: names identify runs and must be unique")
         started = time.perf_counter()
-        recommender.fit(split.train)
+        try:
+            _fit(recommender, split.train, features)
+        except RankerDataError as exc:
+            log.warning("candidate %s skipped: %s", recommender.name, exc)
+            skipped[recommender.name] = str(exc)
+            continue
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        evaluation = evaluate_model(recommender.recommend, data, k)
+        evaluation = evaluate_model(bound_recommend(recommender, features.at_cutoff if features else None), data, k)
         eval_seconds = time.perf_counter() - started
         fitted[recommender.name] = (recommender, evaluation, fit_seconds, eval_seconds)
         log.info("candidate %s: all ndcg %.4f, new ndcg %.4f (fit %.2fs, eval %.2fs)", recommender.name,
                  evaluation.metrics[f"all.ndcg_at_{k}"], evaluation.metrics[f"new.ndcg_at_{k}"], fit_seconds,
                  eval_seconds)
+        if isinstance(recommender, LearnedRanker) and features is not None and not recommender.drop_groups:
+            ablations[recommender.name] = ranker_ablation(recommender, split.train, features, data, k)
     metrics = {name: ev.metrics for name, (_, ev, _, _) in fitted.items()}
 
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
-    champion = reevaluate_champion(client, model_name, data, k)
+    champion = reevaluate_champion(client, model_name, data, k, features)
     champion_label = f"{CHAMPION_ROW} v{champion.version}" if champion.version is not None else None
     decision = decide(metrics, k, margin, champion.metrics, champion_label or CHAMPION_ROW, champion.error)
     table_metrics = dict(metrics)
@@ -299,10 +394,16 @@ def train_and_register(
                 model_card(candidate=name, params=params, k=k, metrics=table_metrics, segments=evaluation.segments,
                            data_tags=data_tags, code_version=code_version, decision=decision, margin=margin,
                            related_metrics=related_metrics, champion_label=champion_label
-                           if champion.metrics is not None else None),
+                           if champion.metrics is not None else None,
+                           explanation=ranker_explanation(recommender, ablations[name], evaluation.metrics, k)
+                           if name in ablations and isinstance(recommender, LearnedRanker) else ""),
                 "model_card.md",
             )
             mlflow.log_text(evaluation.segments.to_csv(index=False), "segments.csv")
+            if skipped:
+                mlflow.set_tags({f"skipped.{n}": why[:500] for n, why in skipped.items()})
+            if name in ablations:
+                _log_ranker_explanation(recommender, ablations[name], evaluation.metrics, k)
             mlflow.log_text(comparison_table(table_metrics, k).to_csv(index=False), "comparison.csv")
             started = time.perf_counter()
             info = log_recommender(

@@ -3,15 +3,18 @@
 -- cutoff, with a customer and a product, count; refunded orders still count (the customer chose the product).
 -- recency_weighted_strength = sum over the distinct orders of 2^(-age_days / half_life), age at the cutoff
 -- (var `interaction_half_life_days`, default 90): 1.0 for an order placed at the cutoff, 0.5 one half-life earlier.
+-- repurchase_interval_days = the customer's average days between two orders of the product (null with one order);
+-- order_share = the share of the customer's counted orders that contain the product.
 
 -- A build without an explicit `as_of` computes it from the feature state (macros/feature_state.sql) when that gives
 -- the same rows: recency_weighted_strength = strength_at_last_purchase * 2^(-age of the last purchase / half-life).
 
 -- depends_on: {{ ref('feature_state__customer_products') }}
+-- depends_on: {{ ref('feature_state__customers') }}
 
 {%- set half_life = var('interaction_half_life_days') | float %}
 
-{% if feature_state_usable(['feature_state__customer_products']) %}
+{% if feature_state_usable(['feature_state__customer_products', 'feature_state__customers']) %}
 
 with
 
@@ -21,10 +24,16 @@ customer_products as (
 
 ),
 
+customer_orders as (
+
+    select customer_id, frequency as n_customer_orders from {{ ref('feature_state__customers') }}
+
+),
+
 final as (
 
     select
-        customer_id,
+        customer_products.customer_id,
         product_id,
         n_orders,
         quantity,
@@ -36,9 +45,15 @@ final as (
         strength_at_last_purchase
             * power(cast(2.0 as double precision), -{{ days_between('last_purchased_at', as_of()) }} / {{ half_life }})
             as recency_weighted_strength,
+        {{ repurchase_interval_days('first_purchased_at', 'last_purchased_at', 'n_orders') }}
+            as repurchase_interval_days,
+        cast(n_orders as double precision) / nullif(customer_orders.n_customer_orders, 0) as order_share,
         {{ as_of() }} as as_of
 
     from customer_products
+
+    left join customer_orders
+        on customer_products.customer_id = customer_orders.customer_id
 
 )
 
@@ -87,7 +102,17 @@ orders as (
 
 ),
 
-final as (
+customer_orders as (
+
+    select customer_id, count(distinct order_id) as n_customer_orders
+
+    from purchases
+
+    group by customer_id
+
+),
+
+pairs as (
 
     select
         customer_id,
@@ -101,11 +126,36 @@ final as (
         cast(floor(min({{ days_between('ordered_at', 'as_of') }})) as integer) as days_since_last_purchase,
         sum(power(cast(2.0 as double precision), -{{ days_between('ordered_at', 'as_of') }} / {{ half_life }}))
             as recency_weighted_strength,
+        {{ repurchase_interval_days('min(ordered_at)', 'max(ordered_at)', 'count(*)') }} as repurchase_interval_days,
         max(as_of) as as_of
 
     from orders
 
     group by customer_id, product_id
+
+),
+
+final as (
+
+    select
+        pairs.customer_id,
+        pairs.product_id,
+        pairs.n_orders,
+        pairs.quantity,
+        pairs.revenue,
+        pairs.first_purchased_at,
+        pairs.last_purchased_at,
+        pairs.n_lines,
+        pairs.days_since_last_purchase,
+        pairs.recency_weighted_strength,
+        pairs.repurchase_interval_days,
+        cast(pairs.n_orders as double precision) / customer_orders.n_customer_orders as order_share,
+        pairs.as_of
+
+    from pairs
+
+    inner join customer_orders
+        on pairs.customer_id = customer_orders.customer_id
 
 )
 

@@ -1,0 +1,190 @@
+"""The learned ranker against the baselines, on point-in-time dbt features of a simulated store.
+
+    .venv/bin/python bench/bench_ranker.py --source sim:M:21 [--ablation]
+    .venv/bin/python bench/bench_ranker.py --source cj          # The Complete Journey (bench/completejourney_exports.py)
+    .venv/bin/python bench/bench_ranker.py --source cj-thin     # the same, 8 % of its baskets
+    .venv/bin/python bench/bench_ranker.py --source fixture     # tests/fixtures/shopify/orders_export_small_store.csv
+
+Fills a fresh database (`storeloop_bench_ranker`): a simulated store COPYd into the raw tables as a backfill
+(bench_dbt_build.py's loader), or Shopify CSV exports through the export loader as shopify_ingest loads them. Runs `dbt run` for the whole project, then builds the four feature models the ranker
+reads twice more with `--vars as_of`: at the training cutoff T = C - 30 days and at the evaluation cutoff C (the
+start of the 30-day holdout), reading each into memory. The order lines come from `marts.fct_order_lines`.
+Baselines (popularity, repeat purchase, TIFU-KNN) are fitted on the lines before C; the ranker learns from the
+candidates as of T labelled by (T, C] and is evaluated with the features as of C, by `recsys/protocol.py` like
+every candidate of `recommender_train`. Prints the metric table, times, and with `--ablation` the ranker without
+each feature group, plus the feature importances.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psycopg2
+import psycopg2.extensions
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT, ROOT / "include", ROOT / "bench"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from bench_dbt_build import copy_frames, raw_frames, run_dbt  # noqa: E402
+
+from sandbox.store_simulator import simulate_store  # noqa: E402
+from storeloop.recsys.card import comparison_table  # noqa: E402
+from storeloop.recsys.interactions import not_cancelled  # noqa: E402
+from storeloop.recsys.models import PopularityRecommender, RepeatPurchaseRecommender  # noqa: E402
+from storeloop.recsys.protocol import evaluate_model, evaluation_data  # noqa: E402
+from storeloop.recsys.ranker import FEATURE_GROUPS, FEATURE_MODELS, LearnedRanker, feature_tables  # noqa: E402
+from storeloop.recsys.split import time_split  # noqa: E402
+from storeloop.recsys.tifu_knn import TIFUKNNRecommender  # noqa: E402
+from storeloop.warehouse.export_loader import load_csv_export  # noqa: E402
+from storeloop.warehouse.feature_tables import read_feature_models  # noqa: E402
+from storeloop.warehouse.marts import load_order_lines  # noqa: E402
+from storeloop.warehouse.migrations import migrate  # noqa: E402
+
+BENCH_DB = "storeloop_bench_ranker"
+
+
+def warehouse(admin_url: str) -> tuple[dict[str, str], str]:
+    admin = psycopg2.connect(admin_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{BENCH_DB}" with (force)')
+        cur.execute(f'create database "{BENCH_DB}"')
+    dsn = admin.get_dsn_parameters()
+    password = psycopg2.extensions.parse_dsn(admin_url).get("password", "")
+    env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": dsn.get("host", "127.0.0.1"),
+           "STORELOOP_WAREHOUSE_PORT": dsn.get("port", "5432"), "STORELOOP_WAREHOUSE_USER": dsn.get("user", "postgres"),
+           "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": BENCH_DB,
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
+    url = (f"postgresql://{env['STORELOOP_WAREHOUSE_USER']}:{password}@{env['STORELOOP_WAREHOUSE_HOST']}:"
+           f"{env['STORELOOP_WAREHOUSE_PORT']}/{BENCH_DB}")
+    return env, url
+
+
+def features_as_of(as_of: pd.Timestamp, env: dict[str, str], url: str, work: Path):
+    stamp = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
+    seconds, _ = run_dbt(["run", "--select", *FEATURE_MODELS, "--vars", f"{{as_of: '{stamp}'}}"], env, work)
+    t0 = time.perf_counter()
+    tables = feature_tables(read_feature_models(url, "marts", FEATURE_MODELS), as_of)
+    return tables, seconds, time.perf_counter() - t0
+
+
+def load_source(source: str, url: str, work: Path) -> str:
+    """Fill the fresh warehouse from `source`; returns a description."""
+    conn = psycopg2.connect(url)
+    try:
+        migrate(conn)
+        kind, _, rest = source.partition(":")
+        if kind == "sim":
+            size, _, seed = rest.partition(":")
+            store = simulate_store(seed=int(seed or 1), size=size or "M")
+            frames = raw_frames(store, store.orders, store.line_items, store.customers, store.products, store.variants)
+            copy_frames(conn, frames, "bench_run_1", pd.Timestamp.now(tz="UTC").to_pydatetime())
+            return f"simulated store {size} seed {seed}: {store.counts()}"
+        if kind in ("cj", "cj-thin"):
+            from completejourney_exports import write_exports
+
+            thin = float(rest) if rest else (0.08 if kind == "cj-thin" else None)
+            orders, products, n = write_exports(work / "exports", thin=thin, seed=0)
+            for i, path in enumerate((products, orders)):
+                report = load_csv_export(conn, path, run_id=f"manual__bench_{i}")
+                conn.commit()
+                print(f"  loaded {path.name}: {report}", flush=True)
+            return f"The Complete Journey{f' thinned to {thin:.0%} of baskets' if thin else ''}: {n:,} lines"
+        if kind == "fixture":
+            path = ROOT / "tests" / "fixtures" / "shopify" / (rest or "orders_export_small_store.csv")
+            load_csv_export(conn, path, run_id="manual__bench_fixture")
+            conn.commit()
+            return f"fixture export {path.name}"
+        raise SystemExit(f"unknown source {source!r}: sim:SIZE:SEED, cj, cj-thin[:RATE] or fixture[:FILE]")
+    finally:
+        conn.close()
+
+
+def prepare(source: str, holdout_days: int, timing: list[tuple[str, float]]):
+    """The warehouse of `source`, its time split, and the feature tables as of T and C."""
+    admin_url = os.environ.get("STORELOOP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    env, url = warehouse(admin_url)
+    work = ROOT / ".local" / "bench_ranker"
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    described = load_source(source, url, work)
+    timing.append(("load raw", time.perf_counter() - t0))
+    seconds, _ = run_dbt(["run", "--full-refresh"], env, work)
+    timing.append(("dbt run --full-refresh (as of now)", seconds))
+
+    lines = not_cancelled(load_order_lines(url))
+    split = time_split(lines, holdout_days=holdout_days)
+    data = evaluation_data(split)
+    cutoff = pd.Timestamp(split.cutoff)
+    cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
+    train_at = cutoff - pd.Timedelta(days=holdout_days)
+    print(f"{described}; {len(lines):,} lines in fct_order_lines, cutoff {cutoff:%Y-%m-%d %H:%M}, ranker examples "
+          f"as of {train_at:%Y-%m-%d %H:%M}; {len(split.eval_customers):,} evaluated customers "
+          f"({data.relevant['new']['customer_id'].nunique():,} new-items)", flush=True)
+    at_t, dbt_s, read_s = features_as_of(train_at, env, url, work)
+    timing += [("dbt run features as of T", dbt_s), ("read features as of T", read_s)]
+    at_c, dbt_s, read_s = features_as_of(cutoff, env, url, work)
+    timing += [("dbt run features as of C", dbt_s), ("read features as of C", read_s)]
+    return split, data, at_t, at_c
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", default="sim:M:21", help="sim:SIZE:SEED, cj, cj-thin[:RATE] or fixture[:FILE]")
+    ap.add_argument("--holdout-days", type=int, default=30)
+    ap.add_argument("--ablation", action="store_true")
+    opts = ap.parse_args()
+    timing: list[tuple[str, float]] = []
+    split, data, at_t, at_c = prepare(opts.source, opts.holdout_days, timing)
+
+    metrics: dict[str, dict[str, float]] = {}
+    for model in (PopularityRecommender(), RepeatPurchaseRecommender(), TIFUKNNRecommender()):
+        t0 = time.perf_counter()
+        model.fit(split.train)
+        metrics[model.name] = evaluate_model(model.recommend, data, 10).metrics
+        timing.append((f"{model.name}: fit + evaluate", time.perf_counter() - t0))
+
+    variants = [()] + ([(g,) for g in FEATURE_GROUPS] if opts.ablation else [])
+    importance = None
+    for drop in variants:
+        name = "ranker" if not drop else f"ranker - {drop[0]}"
+        ranker = LearnedRanker(seed=0, drop_groups=drop)
+        t0 = time.perf_counter()
+        ranker.fit(split.train, at_t)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        metrics[name] = evaluate_model(lambda h, k, r=ranker: r.recommend(h, k, features=at_c), data, 10).metrics
+        timing.append((f"{name}: fit ({ranker.n_train_rows_:,} rows, {ranker.n_train_groups_:,} customers)", fit_s))
+        timing.append((f"{name}: evaluate", time.perf_counter() - t0))
+        if not drop:
+            importance = ranker.importance_.sort_values(ascending=False)
+        print(f"  {name}: all ndcg {metrics[name]['all.ndcg_at_10']:.4f}, new ndcg {metrics[name]['new.ndcg_at_10']:.4f}",
+              flush=True)
+
+    pd.set_option("display.width", 250)
+    print("\n| step | seconds |\n|---|---:|")
+    for step, seconds in timing:
+        print(f"| {step} | {seconds:.1f} |")
+    table = comparison_table(metrics, 10)
+    cols = ["model", "all.ndcg@10", "all.hit_rate@10", "new.ndcg@10", "new.hit_rate@10"]
+    print("\n" + table[cols].to_markdown(index=False, floatfmt=".4f"))
+    best = max(("popularity", "repeat_purchase", "tifu_knn"), key=lambda n: metrics[n]["all.ndcg_at_10"])
+    gain = metrics["ranker"]["all.ndcg_at_10"] / metrics[best]["all.ndcg_at_10"] - 1
+    print(f"\nranker vs best baseline ({best}), all-items NDCG@10: {gain:+.1%}; new-items NDCG@10 vs popularity: "
+          f"{metrics['ranker']['new.ndcg_at_10'] / max(metrics['popularity']['new.ndcg_at_10'], 1e-12):.2f}x")
+    if importance is not None:
+        print("\nfeature importance (gain, share):")
+        print((importance / importance.sum()).round(4).to_string())
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Reading the dbt feature models the ranker learns from (`recsys/ranker.py` names the columns it reads).
+
+The models live in `marts` (the nightly build, features as of the build) or in a snapshot schema built with an
+explicit `as_of` (training's point-in-time features). Only the requested columns are read, through COPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from storeloop.warehouse.db import Connection, connection, copy_query_to_frame
+
+ID_COLUMNS = ("customer_id", "product_id", "other_product_id", "product_type")
+
+
+def read_feature_models(conn: Connection | str, schema: str,
+                        columns: Mapping[str, Iterable[str]]) -> dict[str, pd.DataFrame]:
+    """{model: DataFrame of the given columns} from `<schema>.<model>`; ids and product types as str."""
+    out: dict[str, pd.DataFrame] = {}
+    with connection(conn) as c:
+        for model, cols in columns.items():
+            cols = list(cols)
+            select = ", ".join(f'"{col}"' for col in cols)
+            dtype = {col: "string" for col in cols if col in ID_COLUMNS}
+            frame = copy_query_to_frame(c, f'select {select} from "{schema}"."{model}"', dtype=dtype)
+            for col in dtype:
+                frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+            out[model] = frame
+    return out
+
+
+def read_as_of(conn: Connection | str, schema: str, model: str) -> pd.Timestamp | None:
+    """The cutoff a feature model was built as of (its `as_of` column), None when it is empty."""
+    with connection(conn) as c, c.cursor() as cur:
+        cur.execute(f'select max(as_of) from "{schema}"."{model}"')
+        value = cur.fetchone()[0]
+    return None if value is None else pd.Timestamp(value)
