@@ -166,3 +166,43 @@ def test_frame_digest_ignores_row_and_column_order(store):
     changed = df.copy()
     changed.loc[changed.index[0], "quantity"] += 1
     assert frame_digest(changed) != frame_digest(df)
+
+
+def test_the_ranker_trains_on_the_feature_tables_and_explains_itself(workspace):
+    """With the feature tables (hand-made here; dbt builds them in recommender_train), the learned ranker is a
+    candidate: it wins the staples store (its next purchases are told by the product type, a product feature), is
+    promoted, logs its importances and the ablation, says so in its model card, and is scored with features."""
+    from support.ranker_tables import staples_store, tables_as_of
+
+    from storeloop.recsys.models import PopularityRecommender, RepeatPurchaseRecommender
+    from storeloop.recsys.ranker import FEATURE_GROUPS, LearnedRanker, RankerFeatures, training_cutoffs
+    from storeloop.recsys.split import cutoff_of
+    from storeloop.recsys.tifu_knn import TIFUKNNRecommender
+
+    lines, types, _ = staples_store(seed=3)
+    train_at, cutoff = training_cutoffs(cutoff_of(lines, 30), 30)
+    features = RankerFeatures(tables_as_of(lines, types, train_at.tz_localize(None)),
+                              tables_as_of(lines, types, cutoff.tz_localize(None)))
+    result = train_and_register(
+        lines, tracking_uri=f"sqlite:///{workspace}/mlflow.db", experiment_name="recsys-ranker",
+        model_name="ranker_test", holdout_days=30, seed=0, data_snapshot={"source": "staples"},
+        code_version="test-sha", artifact_location=str(workspace / "artifacts" / "recsys-ranker"), margin=0.01,
+        candidates=[PopularityRecommender(), RepeatPurchaseRecommender(), TIFUKNNRecommender(),
+                    LearnedRanker(n_estimators=30, min_child_samples=20)],
+        features=features,
+    )
+    assert result.promoted and result.champion_candidate == "ranker"
+    c = client(workspace)
+    run = c.get_run(result.run_ids["ranker"])
+    assert set(FEATURE_GROUPS) == {k.split(".")[1] for k in run.data.metrics if k.startswith("ablation.")}
+    assert run.data.metrics["importance.product_type"] > 0
+    artifacts = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
+                                                         tracking_uri=f"sqlite:///{workspace}/mlflow.db"))
+    assert (artifacts / "feature_importance.csv").exists() and (artifacts / "ablation.csv").exists()
+    assert "## What the ranker learned from" in (artifacts / "model_card.md").read_text()
+
+    model, version = load_champion(f"sqlite:///{workspace}/mlflow.db", "ranker_test")
+    with pytest.raises(ValueError, match="ranks on the dbt feature models"):
+        model.predict(model_input(lines.head(5)), params={"k": 3})
+    recs = score_customers(model, lines, k=3, features=features.at_cutoff)
+    assert recs.groupby("customer_id").size().eq(3).all() and version == result.champion_version
