@@ -39,6 +39,17 @@ else
   echo "  ✓ .venv ready ($(( $(date +%s) - start ))s)"
 fi
 
+# LightGBM (the learned ranker) needs the OpenMP runtime, which minimal images (python:3.11-slim) lack
+if ! .venv/bin/python -c "import lightgbm" 2>/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "▸ installing Debian's libgomp1 (OpenMP runtime for LightGBM)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1 >/dev/null
+  else
+    echo "✗ LightGBM cannot load its OpenMP runtime: install it (Debian/Ubuntu: sudo apt-get install libgomp1; macOS: brew install libomp) and rerun." >&2
+    exit 1
+  fi
+fi
+
 if [ ! -f .env ]; then
   cp .env.example .env
   echo "▸ wrote .env from .env.example (edit it to point Storeloop at your own store)"
