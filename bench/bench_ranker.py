@@ -174,7 +174,8 @@ def main() -> None:
     for step, seconds in timing:
         print(f"| {step} | {seconds:.1f} |")
     table = comparison_table(metrics, 10)
-    cols = ["model", "all.ndcg@10", "all.hit_rate@10", "new.ndcg@10", "new.hit_rate@10"]
+    cols = ["model", "all.ndcg@10", "all.hit_rate@10", "new.ndcg@10", "new.hit_rate@10", "new_in_list.ndcg@10",
+            "new_in_list.hit_rate@10"]
     print("\n" + table[cols].to_markdown(index=False, floatfmt=".4f"))
     best = max(("popularity", "repeat_purchase", "tifu_knn"), key=lambda n: metrics[n]["all.ndcg_at_10"])
     gain = metrics["ranker"]["all.ndcg_at_10"] / metrics[best]["all.ndcg_at_10"] - 1

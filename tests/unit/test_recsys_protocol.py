@@ -53,6 +53,18 @@ def test_both_settings_by_hand():
     assert ev.metrics["new.coverage_at_2"] == pytest.approx(2 / 3)  # C (u1) and C, B (u2)
 
 
+def test_new_in_list_judges_the_list_as_published_on_new_items_only():
+    split = time_split(TOY, holdout_days=10)
+    data = evaluation_data(split)
+    # new items are u1: C, u2: B. As published, u1's top 2 [A, B] holds no new item; u2's [A, C] misses B too
+    ev = evaluate_model(fixed({"u1": ["A", "B", "C"], "u2": ["A", "C", "B"]}), data, k=2)
+    assert ev.metrics["new_in_list.hit_rate_at_2"] == 0.0 and ev.metrics["new_in_list.n_eval_customers"] == 2
+    assert ev.metrics["new.hit_rate_at_2"] == 1.0  # the re-ranked list finds both
+    # a list that puts the new item second: NDCG of a hit at rank 2 for u1, rank 1 for u2
+    ev = evaluate_model(fixed({"u1": ["A", "C"], "u2": ["B", "A"]}), data, k=2)
+    assert ev.metrics["new_in_list.ndcg_at_2"] == pytest.approx((1 / np.log2(3) + 1.0) / 2)
+
+
 def test_new_items_by_post_filtering_equals_masking_in_the_model():
     store = make_store(n_customers=400, n_products=80, seed=8)
     split = time_split(store.order_lines, holdout_days=30)

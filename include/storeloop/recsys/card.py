@@ -37,7 +37,7 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def comparison_table(metrics: dict[str, dict[str, float]], k: int) -> pd.DataFrame:
-    """One row per model: the headline metrics in both settings."""
+    """One row per model: the headline metrics in both settings, and the published list's new-item metrics."""
     rows = []
     for name, m in metrics.items():
         row: dict[str, Any] = {"model": name, "role": "baseline" if name in BASELINES else "candidate"}
@@ -45,6 +45,8 @@ def comparison_table(metrics: dict[str, dict[str, float]], k: int) -> pd.DataFra
             for metric in METRICS:
                 row[f"{setting}.{metric}@{k}"] = m.get(f"{setting}.{metric}_at_{k}", float("nan"))
             row[f"{setting}.n"] = int(m.get(f"{setting}.n_eval_customers", 0))
+        for metric in ("ndcg", "hit_rate"):  # the all-items list as published, on new items (recsys/protocol.py)
+            row[f"new_in_list.{metric}@{k}"] = m.get(f"new_in_list.{metric}_at_{k}", float("nan"))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -97,7 +99,8 @@ Promotion margin: {margin:.1%} relative (STORELOOP_PROMOTION_MARGIN). Code versi
 ## Metrics at {k} vs baselines (time-based holdout)
 
 `all`: every product may be recommended, every holdout purchase counts. `new`: products the customer bought before the
-cutoff are removed from the ranking and from the relevant set. Coverage = share of the products known at the cutoff
+cutoff are removed from the ranking and from the relevant set. `new_in_list`: the `all` list as it would be published,
+judged on the new items only (not re-ranked). Coverage = share of the products known at the cutoff
 that appear in some evaluated customer's top {k}.
 {champion_note}
 {markdown_table(comparison_table(metrics, k))}

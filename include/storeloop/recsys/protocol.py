@@ -8,6 +8,9 @@
     from the relevant set; customers with no new product in the holdout are not evaluated in this setting.
 - Metrics at k: precision, recall, hit rate, NDCG, MAP, and catalogue coverage (share of the products known at the
   cutoff that appear in at least one evaluated customer's top k).
+- `new_in_list`: the all-items list *as it would be published*, judged on the new items only (the relevant set of
+  the `new` setting, the list not re-ranked): how much discovery the list a shopper sees carries. A "buy again" list
+  scores near zero here even when its re-ranked `new` figures look fine.
 - By segment: the per-customer metrics grouped by country and by cohort (month of first order).
 
 A model is evaluated through a function `recommend(history, k) -> recommendations`, so a fitted recommender and a
@@ -31,6 +34,7 @@ from storeloop.recsys.split import TimeSplit
 
 RecommendFn = Callable[[pd.DataFrame, int], pd.DataFrame]
 SETTINGS: tuple[str, ...] = ("all", "new")
+NEW_IN_LIST = "new_in_list"  # the all-items list judged on new items only (module docstring)
 UNKNOWN = "unknown"
 
 
@@ -107,6 +111,9 @@ def evaluate_model(recommend: RecommendFn, data: EvaluationData, k: int = 10) ->
         per_customer[setting] = table
         metrics.update({f"{setting}.{name}": value for name, value in summarise(table, k).items()})
         metrics[f"{setting}.coverage_at_{k}"] = coverage(setting_recs, k, data.n_catalogue)
+    evaluated = set(data.relevant["new"]["customer_id"])
+    as_published = per_customer_metrics(all_recs.loc[all_recs["customer_id"].isin(evaluated)], data.relevant["new"], k)
+    metrics.update({f"{NEW_IN_LIST}.{name}": value for name, value in summarise(as_published, k).items()})
     return Evaluation(metrics=metrics, per_customer=per_customer, segments=segment_metrics(per_customer, data.segments))
 
 
