@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from storeloop.recsys.models import CustomerHistory, Recommender
-from storeloop.recsys.tifu_knn import TIFUKNNRecommender, pif_vectors
+from storeloop.recsys.tifu_knn import TIFUKNNRecommender, pif_vectors, top_n_positive
 
 DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2026-10-01")
@@ -67,7 +67,21 @@ def test_deterministic_and_a_recommender():
     first, second = model.recommend(TRAIN, k=3), model.recommend(TRAIN, k=3)
     pd.testing.assert_frame_equal(first, second)
     assert set(model.get_params()) == {"group_size", "within_decay", "group_decay", "n_neighbors", "alpha",
-                                       "popularity_window_days"}
+                                       "popularity_window_days", "max_pool", "seed"}
+
+
+def test_top_n_positive_ties_by_the_lower_column_and_never_a_non_positive_value():
+    dense = np.array([[0.5, 0.9, 0.5, 0.5, 0.0], [0.0, 0.0, 0.2, 0.0, 0.0]])
+    rows, cols = top_n_positive(dense, 3)
+    assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 0), (0, 1), (0, 2), (1, 2)]
+
+
+def test_the_neighbour_pool_is_a_seeded_sample_when_capped():
+    many = lines([(f"c{i:02d}", p, 1) for i in range(20) for p in ("A", "B")])
+    model = TIFUKNNRecommender(max_pool=5, seed=3).fit(many)
+    again = TIFUKNNRecommender(max_pool=5, seed=3).fit(many)
+    assert len(model.train_customers_) == 5 and list(model.train_customers_) == list(again.train_customers_)
+    assert model.recommend(many, k=2)["product_id"].isin(["A", "B"]).all()
 
 
 def test_bad_parameters_are_refused():

@@ -8,16 +8,18 @@ their most similar customers:
    newest first, are cut into groups of `group_size`; the newest group is full, the oldest may be partial. Inside a
    group the i-th newest basket weighs `within_decay ** i`; group j (0 = newest) weighs `group_decay ** j`.
    The customer vector is `sum(weights * baskets) / group_size / number_of_groups`.
-2. Neighbours: the `n_neighbors` training customers whose vectors have the highest cosine with the customer's
-   (never the customer themself).
+2. Neighbours: the `n_neighbors` training customers whose vectors have the highest positive cosine with the
+   customer's (never the customer themself; ties by the lower customer id), searched among a pool of at most
+   `max_pool` training customers (a seeded sample when there are more: on the L store, 20,000 of 250,000, which bounds
+   the search's memory and time; the stores in bench/README.md with fewer customers search them all).
 3. Score = `alpha * own vector + (1 - alpha) * mean of the neighbours' vectors`.
 
 The paper's defaults are kept (group 7, within 0.9, group 0.7, 300 neighbours, alpha 0.7 for Instacart-like data):
 they were not tuned on our simulator. Baskets are told apart by (customer, `ordered_at`): `prepare_history` keeps no
 order id, and the lines of one order share its timestamp.
 
-Scoring is blockwise and sparse: a block's vectors times the training vectors' transpose gives the cosines, the top
-`n_neighbors` per row are kept, and their mean is one more sparse product.
+Scoring is blockwise: for `NEIGHBOUR_ROWS` customers at a time the cosines with the pool are a dense block, the top
+`n_neighbors` per row come from `np.partition` (exact, ties by pool order), and their mean is one sparse product.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from storeloop.recsys.models import CustomerHistory, Recommender, _summed_matrix
-from storeloop.recsys.topk import keep_top_n_per_row
+from storeloop.recsys.topk import MAX_DENSE_CELLS
+
+NEIGHBOUR_ROWS_MAX = 2_000  # customers whose cosines with the pool are held densely at once (<= MAX_DENSE_CELLS)
 
 
 def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -37,6 +41,21 @@ def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     return (sp.diags(scale) @ x).tocsr()
+
+
+def top_n_positive(dense: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the `n` largest positive values of each row of `dense`, ties at the cut by the lower column."""
+    if dense.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if n >= dense.shape[1]:
+        rows, cols = np.nonzero(dense > 0)
+        return rows, cols
+    kth = -np.partition(-dense, n - 1, axis=1)[:, n - 1]
+    greater = dense > kth[:, None]
+    tie = dense == kth[:, None]
+    need = n - greater.sum(axis=1)
+    keep = (greater | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))) & (dense > 0)
+    return np.nonzero(keep)
 
 
 def pif_vectors(history: CustomerHistory, products: np.ndarray, group_size: int, within_decay: float,
@@ -74,7 +93,8 @@ class TIFUKNNRecommender(Recommender):
     fitted_attribute = "train_vectors_"
 
     def __init__(self, group_size: int = 7, within_decay: float = 0.9, group_decay: float = 0.7,
-                 n_neighbors: int = 300, alpha: float = 0.7, popularity_window_days: int = 30) -> None:
+                 n_neighbors: int = 300, alpha: float = 0.7, popularity_window_days: int = 30,
+                 max_pool: int = 20_000, seed: int = 0) -> None:
         if group_size < 1 or n_neighbors < 1:
             raise ValueError("group_size and n_neighbors must be at least 1")
         if not (0 < within_decay <= 1 and 0 < group_decay <= 1 and 0 <= alpha <= 1):
@@ -85,11 +105,13 @@ class TIFUKNNRecommender(Recommender):
         self.n_neighbors = n_neighbors
         self.alpha = alpha
         self.popularity_window_days = popularity_window_days
+        self.max_pool = max_pool
+        self.seed = seed
 
     def get_params(self) -> dict[str, Any]:
         return {"group_size": self.group_size, "within_decay": self.within_decay, "group_decay": self.group_decay,
                 "n_neighbors": self.n_neighbors, "alpha": self.alpha,
-                "popularity_window_days": self.popularity_window_days}
+                "popularity_window_days": self.popularity_window_days, "max_pool": self.max_pool, "seed": self.seed}
 
     def _pif(self, history: CustomerHistory) -> sp.csr_matrix:
         return pif_vectors(history, self.products_, self.group_size, self.within_decay, self.group_decay)
@@ -98,10 +120,13 @@ class TIFUKNNRecommender(Recommender):
         df = self._training_history(interactions)
         self._fit_popularity(df, self.popularity_window_days)
         history = CustomerHistory.from_lines(df)
-        self.train_customers_ = history.customers
         vectors = self._pif(history)
-        self.train_unit_t_ = _unit_rows(vectors).T.tocsr()  # products x customers
-        self.train_vectors_ = vectors
+        pool = np.arange(len(history.customers))
+        if len(pool) > self.max_pool:
+            pool = np.sort(np.random.default_rng(self.seed).choice(pool, self.max_pool, replace=False))
+        self.train_customers_ = history.customers[pool]
+        self.train_vectors_ = vectors[pool]
+        self.train_unit_t_ = _unit_rows(self.train_vectors_).T.tocsr()  # products x pool customers
         return self
 
     def _history(self, history: CustomerHistory) -> sp.csr_matrix:
@@ -116,11 +141,20 @@ class TIFUKNNRecommender(Recommender):
     def _sparse_scores(self, hist_block: sp.csr_matrix) -> sp.csr_matrix | None:
         n = len(self.products_)
         pif, me = hist_block[:, :n], hist_block[:, n:]
-        cosine = (_unit_rows(pif) @ self.train_unit_t_).tocsr()
-        cosine = cosine - cosine.multiply(me)  # drop self
-        cosine.eliminate_zeros()
-        neighbours = keep_top_n_per_row(cosine, self.n_neighbors)
-        neighbours.data[:] = 1.0 / self.n_neighbors
+        unit = _unit_rows(pif)
+        pool = len(self.train_customers_)
+        step = max(1, min(NEIGHBOUR_ROWS_MAX, MAX_DENSE_CELLS // max(pool, 1)))
+        rows, cols = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        for start in range(0, pif.shape[0], step):
+            stop = min(start + step, pif.shape[0])
+            cosine = (unit[start:stop] @ self.train_unit_t_).toarray()
+            own_r, own_c = me[start:stop].nonzero()
+            cosine[own_r, own_c] = 0.0  # never oneself
+            r, c = top_n_positive(cosine, self.n_neighbors)
+            rows.append(r + start)
+            cols.append(c)
+        r, c = np.concatenate(rows), np.concatenate(cols)
+        neighbours = sp.csr_matrix((np.full(len(r), 1.0 / self.n_neighbors), (r, c)), shape=(pif.shape[0], pool))
         return (self.alpha * pif + (1.0 - self.alpha) * (neighbours @ self.train_vectors_)).tocsr()
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
