@@ -40,7 +40,13 @@ from storeloop.recsys.card import comparison_table  # noqa: E402
 from storeloop.recsys.interactions import not_cancelled  # noqa: E402
 from storeloop.recsys.models import PopularityRecommender, RepeatPurchaseRecommender  # noqa: E402
 from storeloop.recsys.protocol import evaluate_model, evaluation_data  # noqa: E402
-from storeloop.recsys.ranker import FEATURE_GROUPS, FEATURE_MODELS, LearnedRanker, feature_tables  # noqa: E402
+from storeloop.recsys.ranker import (  # noqa: E402
+    FEATURE_GROUPS,
+    FEATURE_MODELS,
+    FEATURE_READ_LIMITS,
+    LearnedRanker,
+    feature_tables,
+)
 from storeloop.recsys.split import time_split  # noqa: E402
 from storeloop.recsys.tifu_knn import TIFUKNNRecommender  # noqa: E402
 from storeloop.warehouse.export_loader import load_csv_export  # noqa: E402
@@ -72,7 +78,7 @@ def features_as_of(as_of: pd.Timestamp, env: dict[str, str], url: str, work: Pat
     stamp = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     seconds, _ = run_dbt(["run", "--select", *FEATURE_MODELS, "--vars", f"{{as_of: '{stamp}'}}"], env, work)
     t0 = time.perf_counter()
-    tables = feature_tables(read_feature_models(url, "marts", FEATURE_MODELS), as_of)
+    tables = feature_tables(read_feature_models(url, "marts", FEATURE_MODELS, FEATURE_READ_LIMITS), as_of)
     return tables, seconds, time.perf_counter() - t0
 
 

@@ -13,7 +13,7 @@ from support.dbt_warehouse import Warehouse, dbt_executable, run_dbt
 
 from storeloop.orchestration.connections import WarehouseParams
 from storeloop.orchestration.feature_snapshots import TRAIN_SCHEMA, build_snapshot
-from storeloop.recsys.ranker import FEATURE_MODELS, PAIR_COLUMNS, feature_tables
+from storeloop.recsys.ranker import FEATURE_MODELS, FEATURE_READ_LIMITS, PAIR_COLUMNS, feature_tables
 from storeloop.warehouse.feature_tables import read_as_of, read_feature_models
 
 pytestmark = pytest.mark.integration
@@ -53,8 +53,19 @@ def test_a_snapshot_is_the_models_as_of_the_cutoff_in_their_own_schema(warehouse
     for model in FEATURE_MODELS:
         assert _rows(warehouse, TRAIN_SCHEMA, model) == _rows(warehouse, "marts", model), model
 
-    tables = feature_tables(read_feature_models(warehouse_db, TRAIN_SCHEMA, FEATURE_MODELS), cutoff)
+    tables = feature_tables(read_feature_models(warehouse_db, TRAIN_SCHEMA, FEATURE_MODELS, FEATURE_READ_LIMITS), cutoff)
     assert set(PAIR_COLUMNS) <= set(tables.pairs.columns) and len(tables.pairs) > 0
+
+    # a limited read keeps the top partners per product by confidence, ties by the partner id in byte order
+    co = {"product_co_purchase": FEATURE_MODELS["product_co_purchase"]}
+    full = read_feature_models(warehouse_db, TRAIN_SCHEMA, co)["product_co_purchase"]
+    top1 = read_feature_models(warehouse_db, TRAIN_SCHEMA, co, {"product_co_purchase": ("product_id", "confidence", 1)})
+    expected = (full.sort_values(["product_id", "confidence", "other_product_id"], ascending=[True, False, True])
+                .groupby("product_id").head(1))
+    got = top1["product_co_purchase"].sort_values("product_id")
+    assert got[["product_id", "other_product_id"]].values.tolist() == \
+        expected[["product_id", "other_product_id"]].values.tolist()
+    assert full["product_id"].nunique() == len(got) <= len(full)  # one partner each (this store has few pairs)
 
 
 def test_order_share_and_repurchase_interval_follow_their_definition(warehouse, tmp_path):

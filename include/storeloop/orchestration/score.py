@@ -80,13 +80,14 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
 
 def current_features(conn):
     """The dbt feature models as the nightly build left them in `marts` (features as of that build)."""
-    from storeloop.recsys.ranker import FEATURE_MODELS, feature_tables
+    from storeloop.recsys.ranker import FEATURE_MODELS, FEATURE_READ_LIMITS, feature_tables
     from storeloop.warehouse.feature_tables import read_as_of, read_feature_models
 
     as_of = read_as_of(conn, "marts", "customer_features")
     if as_of is None:
         raise RuntimeError("marts.customer_features is empty: run shopify_features before recommender_score")
-    return feature_tables(read_feature_models(conn, "marts", FEATURE_MODELS), as_of, {"schema": "marts"})
+    return feature_tables(read_feature_models(conn, "marts", FEATURE_MODELS, FEATURE_READ_LIMITS), as_of,
+                          {"schema": "marts"})
 
 
 def _inputs(conn) -> dict:

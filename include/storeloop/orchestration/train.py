@@ -39,7 +39,13 @@ def point_in_time_features(params, order_lines, holdout_days: int):
     """The ranker's feature tables as of T = C - holdout_days (examples) and C (evaluation), C the holdout's start:
     built by dbt into their own schemas (orchestration/feature_snapshots.py) and read back."""
     from storeloop.orchestration.feature_snapshots import CUTOFF_SCHEMA, TRAIN_SCHEMA, build_snapshot
-    from storeloop.recsys.ranker import FEATURE_MODELS, RankerFeatures, feature_tables, training_cutoffs
+    from storeloop.recsys.ranker import (
+        FEATURE_MODELS,
+        FEATURE_READ_LIMITS,
+        RankerFeatures,
+        feature_tables,
+        training_cutoffs,
+    )
     from storeloop.recsys.split import cutoff_of
     from storeloop.warehouse.feature_tables import read_feature_models
 
@@ -49,7 +55,7 @@ def point_in_time_features(params, order_lines, holdout_days: int):
         snapshots[name] = build_snapshot(params, schema, as_of, list(FEATURE_MODELS))
         conn = params.connect()
         try:
-            frames = read_feature_models(conn, schema, FEATURE_MODELS)
+            frames = read_feature_models(conn, schema, FEATURE_MODELS, FEATURE_READ_LIMITS)
         finally:
             conn.close()
         tables[name] = feature_tables(frames, as_of, snapshots[name])

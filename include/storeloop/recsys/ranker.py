@@ -109,6 +109,9 @@ FEATURE_MODELS: dict[str, tuple[str, ...]] = {
     "fct_customer_product_interactions": ("customer_id", "product_id", *PAIR_COLUMNS),
     "product_co_purchase": ("product_id", "other_product_id", "lift", "confidence"),
 }  # the dbt models the ranker reads, and their columns
+FEATURE_READ_LIMITS: dict[str, tuple[str, str, int]] = {
+    "product_co_purchase": ("product_id", "confidence", CO_PURCHASE_PARTNERS),
+}  # the rows the ranker uses of a model: (key, order column, n) = the top n per key (warehouse/feature_tables.py)
 
 
 def feature_tables(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp,
