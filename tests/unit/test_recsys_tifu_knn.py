@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from storeloop.recsys.models import CustomerHistory, Recommender
-from storeloop.recsys.tifu_knn import TIFUKNNRecommender, pif_vectors, top_n_positive
+from storeloop.recsys.tifu_knn import TIFUKNNRecommender, pif_vectors
+from storeloop.recsys.topk import top_n_positive
 
 DAY = pd.Timedelta(days=1)
 T0 = pd.Timestamp("2026-10-01")

@@ -37,7 +37,7 @@ from storeloop.recsys.interactions import (
 from storeloop.recsys.topk import (
     blockwise_sparse_top_k_frame,
     blockwise_top_k_frame,
-    keep_top_n_per_row,
+    cosine_top_n,
     priority_order,
     related_top_k_frame,
     top_k_frame,
@@ -417,10 +417,7 @@ class ItemKNNRecommender(Recommender):
         if getattr(self, "weighting", "cosine") == "bm25":
             x = _bm25_item_weights(x, self.bm25_k1, self.bm25_b)
         x_unit = normalize(x, norm="l2", axis=0)  # unit-length product columns: x_unit.T @ x_unit is cosine
-        sim = (x_unit.T @ x_unit).tocsr()
-        sim.setdiag(0.0)
-        sim.eliminate_zeros()
-        self.similarity_ = keep_top_n_per_row(sim, self.n_neighbors)
+        self.similarity_ = cosine_top_n([(1.0, x_unit)], self.n_neighbors)
         return self
 
     def _score_block(self, hist_block: sp.csr_matrix) -> np.ndarray:
@@ -678,12 +675,8 @@ class RelatedProductsModel(Recommender):
             codes = pd.factorize(keys)[0]
             x = _summed_matrix(np.ones(len(codes)), codes, items, (codes.max() + 1, len(products)))
             x.data[:] = 1.0
-            unit = normalize(x, norm="l2", axis=0)
-            sims.append(weight * (unit.T @ unit).tocsr())
-        sim = sims[0] if len(sims) == 1 else sims[0] + sims[1]
-        sim.setdiag(0.0)
-        sim.eliminate_zeros()
-        self.similarity_ = keep_top_n_per_row(sim.tocsr(), self.n_neighbors)
+            sims.append((weight, normalize(x, norm="l2", axis=0)))
+        self.similarity_ = cosine_top_n(sims, self.n_neighbors)
         return self
 
     def related_products(self, k: int = 5) -> pd.DataFrame:

@@ -6,8 +6,8 @@ Stage 1, candidates per customer (each generator's score kept as a feature, abse
 - `own`: every product the customer bought by the cutoff (`fct_customer_product_interactions`);
 - `tifu`: the top `n_candidates` of TIFU-KNN (personal decayed baskets + similar customers, `recsys/tifu_knn.py`);
 - `item_knn`: the top `n_candidates` of item-to-item CF (BM25) over the customer's history;
-- `co_purchase`: the products most often bought in the same order as the customer's products
-  (`product_co_purchase`: summed confidence; the mean lift to the history is a feature too);
+- `co_purchase`: the products most often bought in the same order as the customer's 20 strongest products
+  (`product_co_purchase`: summed confidence; the mean lift to those products is a feature too);
 - `trending`: the `n_trending` products with the most units in the last 7 days (`product_features`).
 
 Stage 2, a LightGBM lambdarank model (seeded, deterministic, two threads) over the union, with the customer's
@@ -53,6 +53,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "generators": GENERATOR_COLUMNS,
 }
 CO_PURCHASE_PARTNERS = 50  # partners kept per product (highest confidence) for the co_purchase generator
+CO_PURCHASE_SEEDS = 20  # a customer's products (highest recency-weighted strength) whose partners are candidates
 CHUNK_CUSTOMERS = 5_000  # customers whose candidates are built and scored at once (bounds memory)
 MIN_TRAIN_CUSTOMERS = 20  # customers with a labelled purchase below which no ranker is learned
 
@@ -243,8 +244,12 @@ class LearnedRanker(Recommender):
         for name in PAIR_COLUMNS:
             columns[name] = (pair_keys, pairs[name].to_numpy(np.float64))
 
-        # co-purchase partners of the customer's products (history from the pairs table: as of the features)
-        owned = sp.csr_matrix((np.ones(len(pair_keys)), (pair_keys // n_products, pair_keys % n_products)),
+        # co-purchase partners of the customer's strongest products (from the pairs table: as of the features)
+        strength = pairs["recency_weighted_strength"].to_numpy(np.float64)
+        order = np.lexsort((-strength, pair_keys // n_products))
+        seeds = order[pd.Series(pair_keys[order] // n_products).groupby(pair_keys[order] // n_products)
+                      .cumcount().to_numpy() < CO_PURCHASE_SEEDS]
+        owned = sp.csr_matrix((np.ones(len(seeds)), (pair_keys[seeds] // n_products, pair_keys[seeds] % n_products)),
                               shape=(len(customers), n_products))
         confidence, lift = co
         conf_scores = keep_top_n_per_row((owned @ confidence).tocsr(), self.n_candidates)

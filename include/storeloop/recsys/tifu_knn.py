@@ -31,7 +31,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from storeloop.recsys.models import CustomerHistory, Recommender, _summed_matrix
-from storeloop.recsys.topk import MAX_DENSE_CELLS
+from storeloop.recsys.topk import MAX_DENSE_CELLS, top_n_positive
 
 NEIGHBOUR_ROWS_MAX = 2_000  # customers whose cosines with the pool are held densely at once (<= MAX_DENSE_CELLS)
 
@@ -41,21 +41,6 @@ def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     return (sp.diags(scale) @ x).tocsr()
-
-
-def top_n_positive(dense: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cols) of the `n` largest positive values of each row of `dense`, ties at the cut by the lower column."""
-    if dense.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if n >= dense.shape[1]:
-        rows, cols = np.nonzero(dense > 0)
-        return rows, cols
-    kth = -np.partition(-dense, n - 1, axis=1)[:, n - 1]
-    greater = dense > kth[:, None]
-    tie = dense == kth[:, None]
-    need = n - greater.sum(axis=1)
-    keep = (greater | (tie & (np.cumsum(tie, axis=1) <= need[:, None]))) & (dense > 0)
-    return np.nonzero(keep)
 
 
 def pif_vectors(history: CustomerHistory, products: np.ndarray, group_size: int, within_decay: float,
