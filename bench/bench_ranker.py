@@ -44,7 +44,9 @@ from storeloop.recsys.ranker import (  # noqa: E402
     FEATURE_GROUPS,
     FEATURE_MODELS,
     FEATURE_READ_LIMITS,
+    LABEL_DAYS,
     LearnedRanker,
+    RankerDataError,
     feature_tables,
 )
 from storeloop.recsys.split import time_split  # noqa: E402
@@ -57,20 +59,20 @@ from storeloop.warehouse.migrations import migrate  # noqa: E402
 BENCH_DB = "storeloop_bench_ranker"
 
 
-def warehouse(admin_url: str) -> tuple[dict[str, str], str]:
+def warehouse(admin_url: str, db: str = BENCH_DB) -> tuple[dict[str, str], str]:
     admin = psycopg2.connect(admin_url)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{BENCH_DB}" with (force)')
-        cur.execute(f'create database "{BENCH_DB}"')
+        cur.execute(f'drop database if exists "{db}" with (force)')
+        cur.execute(f'create database "{db}"')
     dsn = admin.get_dsn_parameters()
     password = psycopg2.extensions.parse_dsn(admin_url).get("password", "")
     env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": dsn.get("host", "127.0.0.1"),
            "STORELOOP_WAREHOUSE_PORT": dsn.get("port", "5432"), "STORELOOP_WAREHOUSE_USER": dsn.get("user", "postgres"),
-           "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": BENCH_DB,
+           "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": db,
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
     url = (f"postgresql://{env['STORELOOP_WAREHOUSE_USER']}:{password}@{env['STORELOOP_WAREHOUSE_HOST']}:"
-           f"{env['STORELOOP_WAREHOUSE_PORT']}/{BENCH_DB}")
+           f"{env['STORELOOP_WAREHOUSE_PORT']}/{db}")
     return env, url
 
 
@@ -114,11 +116,11 @@ def load_source(source: str, url: str, work: Path) -> str:
         conn.close()
 
 
-def prepare(source: str, holdout_days: int, timing: list[tuple[str, float]]):
+def prepare(source: str, holdout_days: int, timing: list[tuple[str, float]], db: str = BENCH_DB):
     """The warehouse of `source`, its time split, and the feature tables as of T and C."""
     admin_url = os.environ.get("STORELOOP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    env, url = warehouse(admin_url)
-    work = ROOT / ".local" / "bench_ranker"
+    env, url = warehouse(admin_url, db)
+    work = ROOT / ".local" / "bench_ranker" / db
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     described = load_source(source, url, work)
@@ -131,7 +133,7 @@ def prepare(source: str, holdout_days: int, timing: list[tuple[str, float]]):
     data = evaluation_data(split)
     cutoff = pd.Timestamp(split.cutoff)
     cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
-    train_at = cutoff - pd.Timedelta(days=holdout_days)
+    train_at = cutoff - pd.Timedelta(days=LABEL_DAYS)
     print(f"{described}; {len(lines):,} lines in fct_order_lines, cutoff {cutoff:%Y-%m-%d %H:%M}, ranker examples "
           f"as of {train_at:%Y-%m-%d %H:%M}; {len(split.eval_customers):,} evaluated customers "
           f"({data.relevant['new']['customer_id'].nunique():,} new-items)", flush=True)
@@ -147,9 +149,10 @@ def main() -> None:
     ap.add_argument("--source", default="sim:M:21", help="sim:SIZE:SEED, cj, cj-thin[:RATE] or fixture[:FILE]")
     ap.add_argument("--holdout-days", type=int, default=30)
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--db", default=BENCH_DB, help="the database to (re)create for this run")
     opts = ap.parse_args()
     timing: list[tuple[str, float]] = []
-    split, data, at_t, at_c = prepare(opts.source, opts.holdout_days, timing)
+    split, data, at_t, at_c = prepare(opts.source, opts.holdout_days, timing, opts.db)
 
     metrics: dict[str, dict[str, float]] = {}
     for model in (PopularityRecommender(), RepeatPurchaseRecommender(), TIFUKNNRecommender()):
@@ -164,7 +167,11 @@ def main() -> None:
         name = "ranker" if not drop else f"ranker - {drop[0]}"
         ranker = LearnedRanker(seed=0, drop_groups=drop)
         t0 = time.perf_counter()
-        ranker.fit(split.train, at_t)
+        try:
+            ranker.fit(split.train, at_t)
+        except RankerDataError as exc:
+            print(f"  {name}: not trained: {exc}", flush=True)
+            break
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         metrics[name] = evaluate_model(lambda h, k, r=ranker: r.recommend(h, k, features=at_c), data, 10).metrics
@@ -183,6 +190,8 @@ def main() -> None:
     cols = ["model", "all.ndcg@10", "all.hit_rate@10", "new.ndcg@10", "new.hit_rate@10", "new_in_list.ndcg@10",
             "new_in_list.hit_rate@10"]
     print("\n" + table[cols].to_markdown(index=False, floatfmt=".4f"))
+    if "ranker" not in metrics:
+        return
     best = max(("popularity", "repeat_purchase", "tifu_knn"), key=lambda n: metrics[n]["all.ndcg_at_10"])
     gain = metrics["ranker"]["all.ndcg_at_10"] / metrics[best]["all.ndcg_at_10"] - 1
     print(f"\nranker vs best baseline ({best}), all-items NDCG@10: {gain:+.1%}; new-items NDCG@10 vs popularity: "

@@ -36,12 +36,13 @@ def require_customers(order_lines) -> None:
 
 
 def point_in_time_features(params, order_lines, holdout_days: int):
-    """The ranker's feature tables as of T = C - holdout_days (examples) and C (evaluation), C the holdout's start:
+    """The ranker's feature tables as of T = C - LABEL_DAYS (examples) and C (evaluation), C the holdout's start:
     built by dbt into their own schemas (orchestration/feature_snapshots.py) and read back."""
     from storeloop.orchestration.feature_snapshots import CUTOFF_SCHEMA, TRAIN_SCHEMA, build_snapshot
     from storeloop.recsys.ranker import (
         FEATURE_MODELS,
         FEATURE_READ_LIMITS,
+        LABEL_DAYS,
         RankerFeatures,
         feature_tables,
         training_cutoffs,
@@ -49,7 +50,7 @@ def point_in_time_features(params, order_lines, holdout_days: int):
     from storeloop.recsys.split import cutoff_of
     from storeloop.warehouse.feature_tables import read_feature_models
 
-    train_at, cutoff = training_cutoffs(cutoff_of(order_lines, holdout_days), holdout_days)
+    train_at, cutoff = training_cutoffs(cutoff_of(order_lines, holdout_days), LABEL_DAYS)
     snapshots, tables = {}, {}
     for name, schema, as_of in (("at_train", TRAIN_SCHEMA, train_at), ("at_cutoff", CUTOFF_SCHEMA, cutoff)):
         snapshots[name] = build_snapshot(params, schema, as_of, list(FEATURE_MODELS))

@@ -56,6 +56,7 @@ CO_PURCHASE_PARTNERS = 50  # partners kept per product (highest confidence) for 
 CO_PURCHASE_SEEDS = 20  # a customer's products (highest recency-weighted strength) whose partners are candidates
 CHUNK_CUSTOMERS = 5_000  # customers whose candidates are built and scored at once (bounds memory)
 MIN_TRAIN_CUSTOMERS = 20  # customers with a labelled purchase below which no ranker is learned
+LABEL_DAYS = 30  # the examples' label window (T, T + LABEL_DAYS]; T = the evaluation cutoff - LABEL_DAYS
 
 
 class RankerDataError(ValueError):
@@ -172,8 +173,8 @@ class LearnedRanker(Recommender):
     fitted_attribute = "booster_"
     needs_features = True
 
-    def __init__(self, n_candidates: int = 50, n_trending: int = 20, label_days: int = 30, n_estimators: int = 100,
-                 learning_rate: float = 0.05, num_leaves: int = 15, min_child_samples: int = 100,
+    def __init__(self, n_candidates: int = 50, n_trending: int = 20, label_days: int = LABEL_DAYS,
+                 n_estimators: int = 100, learning_rate: float = 0.05, num_leaves: int = 15, min_child_samples: int = 100,
                  max_train_customers: int = 20_000, seed: int = 0,
                  drop_groups: tuple[str, ...] = ()) -> None:
         unknown = set(drop_groups) - set(FEATURE_GROUPS)
