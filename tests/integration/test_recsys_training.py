@@ -194,7 +194,7 @@ def test_the_ranker_trains_on_the_feature_tables_and_explains_itself(workspace):
     assert result.promoted and result.champion_candidate == "ranker"
     c = client(workspace)
     run = c.get_run(result.run_ids["ranker"])
-    assert set(FEATURE_GROUPS) == {k.split(".")[1] for k in run.data.metrics if k.startswith("ablation.")}
+    assert {*FEATURE_GROUPS, "none"} == {k.split(".")[1] for k in run.data.metrics if k.startswith("ablation.")}
     assert run.data.metrics["importance.product_type"] > 0
     artifacts = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id,
                                                          tracking_uri=f"sqlite:///{workspace}/mlflow.db"))
@@ -206,3 +206,17 @@ def test_the_ranker_trains_on_the_feature_tables_and_explains_itself(workspace):
         model.predict(model_input(lines.head(5)), params={"k": 3})
     recs = score_customers(model, lines, k=3, features=features.at_cutoff)
     assert recs.groupby("customer_id").size().eq(3).all() and version == result.champion_version
+
+
+def test_the_ablation_sample_is_seeded_and_restricts_every_part_of_the_evaluation(store):
+    from storeloop.recsys.protocol import evaluation_data
+    from storeloop.recsys.split import time_split
+    from storeloop.recsys.training import sample_evaluation
+
+    data = evaluation_data(time_split(store.order_lines, holdout_days=30))
+    sample = sample_evaluation(data, 25, seed=1)
+    kept = set(sample.history["customer_id"])
+    assert len(kept) == 25 and kept == set(sample_evaluation(data, 25, seed=1).history["customer_id"])
+    for frame in (*sample.relevant.values(), sample.bought):
+        assert set(frame["customer_id"]) <= kept and len(frame) > 0
+    assert sample_evaluation(data, 10**6, seed=1) is data

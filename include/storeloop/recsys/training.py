@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -226,17 +227,45 @@ def _fit(recommender: Recommender, train: pd.DataFrame, features: RankerFeatures
     recommender.fit(train, features.at_train)
 
 
+ABLATION_CUSTOMERS = 5_000  # customers the ablation trains on and is evaluated on (seeded samples)
+ABLATION_ENV = "STORELOOP_RANKER_ABLATION"  # "0" turns the ablation off
+REFERENCE = "(none)"  # the ablation row of the ranker with every group, fitted and evaluated like the others
+
+
 def ranker_ablation(ranker: LearnedRanker, train: pd.DataFrame, features: RankerFeatures, data: EvaluationData,
                     k: int) -> dict[str, dict[str, float]]:
-    """The ranker refitted without each feature group (`FEATURE_GROUPS`) and evaluated like it: group -> metrics."""
+    """The ranker refitted without each feature group (`FEATURE_GROUPS`), and once with all of them (`REFERENCE`),
+    each on at most `ABLATION_CUSTOMERS` training customers and evaluated on the same seeded sample of at most
+    `ABLATION_CUSTOMERS` evaluated customers: on the L store the full-size ablation would cost about 17 minutes
+    (4 x (53 s fit + 210 s evaluation), bench/README.md). Empty when STORELOOP_RANKER_ABLATION=0."""
+    if os.environ.get(ABLATION_ENV, "1").strip() == "0":
+        log.info("ranker ablation off (%s=0)", ABLATION_ENV)
+        return {}
+    sample = sample_evaluation(data, ABLATION_CUSTOMERS, ranker.seed)
     out = {}
-    for group in FEATURE_GROUPS:
-        variant = LearnedRanker(**{**_ranker_kwargs(ranker), "drop_groups": (group,)})
+    for drop in ((), *((group,) for group in FEATURE_GROUPS)):
+        variant = LearnedRanker(**{**_ranker_kwargs(ranker), "drop_groups": drop,
+                                   "max_train_customers": min(ranker.max_train_customers, ABLATION_CUSTOMERS)})
         variant.fit(train, features.at_train)
-        out[group] = evaluate_model(bound_recommend(variant, features.at_cutoff), data, k).metrics
-        log.info("ranker without %s: all ndcg %.4f, new ndcg %.4f", group, out[group][f"all.ndcg_at_{k}"],
-                 out[group][f"new.ndcg_at_{k}"])
+        name = drop[0] if drop else REFERENCE
+        out[name] = evaluate_model(bound_recommend(variant, features.at_cutoff), sample, k).metrics
+        log.info("ranker without %s: all ndcg %.4f, new ndcg %.4f", name, out[name][f"all.ndcg_at_{k}"],
+                 out[name][f"new.ndcg_at_{k}"])
     return out
+
+
+def sample_evaluation(data: EvaluationData, n: int, seed: int) -> EvaluationData:
+    """The evaluation restricted to a seeded sample of at most `n` of its customers."""
+    customers = np.asarray(sorted(set(data.history["customer_id"].astype(str))), dtype=object)
+    if len(customers) <= n:
+        return data
+    keep = set(np.random.default_rng(seed).choice(customers, n, replace=False))
+
+    def only(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.loc[frame["customer_id"].astype(str).isin(keep)].reset_index(drop=True)
+
+    return EvaluationData(history=only(data.history), relevant={s: only(r) for s, r in data.relevant.items()},
+                          bought=only(data.bought), n_catalogue=data.n_catalogue, segments=data.segments)
 
 
 def _ranker_kwargs(ranker: LearnedRanker) -> dict[str, Any]:
@@ -245,38 +274,43 @@ def _ranker_kwargs(ranker: LearnedRanker) -> dict[str, Any]:
     return params
 
 
-def _log_ranker_explanation(ranker: Recommender, ablation: dict[str, dict[str, float]], metrics: dict[str, float],
-                            k: int) -> None:
+def _log_ranker_explanation(ranker: Recommender, ablation: dict[str, dict[str, float]], k: int) -> None:
     """Feature importances (gain share) and the ablation table on the ranker's MLflow run."""
     assert isinstance(ranker, LearnedRanker)
     importance = ranker.importance_ / max(float(ranker.importance_.sum()), 1e-12)
     mlflow.log_metrics({f"importance.{name}": float(v) for name, v in importance.items()})
     mlflow.log_text(importance.sort_values(ascending=False).rename("gain_share").to_frame().to_csv(),
                     "feature_importance.csv")
-    table = ablation_table(ablation, metrics, k)
-    mlflow.log_metrics({f"ablation.{row.without}.{col}": float(getattr(row, col))
+    if not ablation:
+        return
+    table = ablation_table(ablation, k)
+    mlflow.log_metrics({f"ablation.{row.without.strip('()')}.{col}": float(getattr(row, col))
                         for row in table.itertuples(index=False) for col in ("all_ndcg", "new_ndcg")})
     mlflow.log_text(table.to_csv(index=False), "ablation.csv")
 
 
-def ranker_explanation(ranker: LearnedRanker, ablation: dict[str, dict[str, float]], metrics: dict[str, float],
-                       k: int) -> str:
+def ranker_explanation(ranker: LearnedRanker, ablation: dict[str, dict[str, float]], k: int) -> str:
     """The model card's section on what the ranker learned from: top importances and the ablation."""
     importance = (ranker.importance_ / max(float(ranker.importance_.sum()), 1e-12)).sort_values(ascending=False)
     top = pd.DataFrame({"feature": importance.index[:10], "gain share": importance.to_numpy()[:10]})
-    return (f"## What the ranker learned from\n\nFeature importance (LightGBM gain, share of the total; all in "
-            f"`feature_importance.csv`):\n\n{markdown_table(top)}\n\nAblation: the ranker refitted without one "
-            f"feature group at a time, NDCG@{k} and its change against the full ranker (`ablation.csv`):\n\n"
-            f"{markdown_table(ablation_table(ablation, metrics, k))}\n")
+    text = (f"## What the ranker learned from\n\nFeature importance (LightGBM gain, share of the total; all in "
+            f"`feature_importance.csv`):\n\n{markdown_table(top)}\n")
+    if not ablation:
+        return text + f"\nNo ablation in this run ({ABLATION_ENV}=0).\n"
+    return (text + f"\nAblation: the ranker refitted without one feature group at a time, and once with all of them "
+            f"(`{REFERENCE}`), each on at most {ABLATION_CUSTOMERS:,} training customers and evaluated on the same "
+            f"sample of at most {ABLATION_CUSTOMERS:,} customers; NDCG@{k} and the change against `{REFERENCE}` "
+            f"(`ablation.csv`):\n\n{markdown_table(ablation_table(ablation, k))}\n")
 
 
-def ablation_table(ablation: dict[str, dict[str, float]], metrics: dict[str, float], k: int) -> pd.DataFrame:
-    """One row per feature group left out: its NDCG@k in both settings and the change against the full ranker."""
+def ablation_table(ablation: dict[str, dict[str, float]], k: int) -> pd.DataFrame:
+    """One row per ablation variant: its NDCG@k in both settings and the change against the reference variant."""
+    ref = ablation[REFERENCE]
     rows = []
     for group, m in ablation.items():
         rows.append({"without": group, "all_ndcg": m[f"all.ndcg_at_{k}"], "new_ndcg": m[f"new.ndcg_at_{k}"],
-                     "all_change": m[f"all.ndcg_at_{k}"] / max(metrics[f"all.ndcg_at_{k}"], 1e-12) - 1,
-                     "new_change": m[f"new.ndcg_at_{k}"] / max(metrics[f"new.ndcg_at_{k}"], 1e-12) - 1})
+                     "all_change": m[f"all.ndcg_at_{k}"] / max(ref[f"all.ndcg_at_{k}"], 1e-12) - 1,
+                     "new_change": m[f"new.ndcg_at_{k}"] / max(ref[f"new.ndcg_at_{k}"], 1e-12) - 1})
     return pd.DataFrame(rows)
 
 
@@ -395,7 +429,7 @@ def train_and_register(
                            data_tags=data_tags, code_version=code_version, decision=decision, margin=margin,
                            related_metrics=related_metrics, champion_label=champion_label
                            if champion.metrics is not None else None,
-                           explanation=ranker_explanation(recommender, ablations[name], evaluation.metrics, k)
+                           explanation=ranker_explanation(recommender, ablations[name], k)
                            if name in ablations and isinstance(recommender, LearnedRanker) else ""),
                 "model_card.md",
             )
@@ -403,7 +437,7 @@ def train_and_register(
             if skipped:
                 mlflow.set_tags({f"skipped.{n}": why[:500] for n, why in skipped.items()})
             if name in ablations:
-                _log_ranker_explanation(recommender, ablations[name], evaluation.metrics, k)
+                _log_ranker_explanation(recommender, ablations[name], k)
             mlflow.log_text(comparison_table(table_metrics, k).to_csv(index=False), "comparison.csv")
             started = time.perf_counter()
             info = log_recommender(
