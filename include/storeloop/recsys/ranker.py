@@ -267,9 +267,11 @@ class LearnedRanker(Recommender):
 
         union = np.unique(np.concatenate([k[k >= 0] for k, _ in columns.values()]))
         frame = pd.DataFrame({"key": union})
-        for name, (k, v) in columns.items():
+        for name, (k, v) in columns.items():  # each generator names a (customer, product) once
             ok = k >= 0
-            frame[name] = pd.Series(v[ok], index=k[ok]).groupby(level=0).first().reindex(union).to_numpy()
+            values = np.full(len(union), np.nan)
+            values[np.searchsorted(union, k[ok])] = v[ok]
+            frame[name] = values
         rows, cols = union // n_products, union % n_products
         frame["customer_row"], frame["product_col"] = rows, cols
 
@@ -294,8 +296,9 @@ class LearnedRanker(Recommender):
         customers.sort()
         co = self._co_purchase_matrices(tables)
         units = tables.products.set_index(tables.products["product_id"].astype(str)).reindex(self.products_)
-        trending = priority_order(pd.to_numeric(units["units_7d"], errors="coerce").fillna(0).to_numpy()
-                                  + 1e-9 * self.popularity_.scores_)[: self.n_trending]
+        units_7d = pd.to_numeric(units["units_7d"], errors="coerce").fillna(0).to_numpy()
+        # most units in 7 days, then the model's popularity, then product id
+        trending = np.lexsort((np.arange(len(units_7d)), -self.popularity_.scores_, -units_7d))[: self.n_trending]
         by_customer = h.groupby("customer_id", sort=False).indices
         for start in range(0, len(customers), CHUNK_CUSTOMERS):
             chunk = customers[start:start + CHUNK_CUSTOMERS]

@@ -236,8 +236,8 @@ def ranker_ablation(ranker: LearnedRanker, train: pd.DataFrame, features: Ranker
                     k: int) -> dict[str, dict[str, float]]:
     """The ranker refitted without each feature group (`FEATURE_GROUPS`), and once with all of them (`REFERENCE`),
     each on at most `ABLATION_CUSTOMERS` training customers and evaluated on the same seeded sample of at most
-    `ABLATION_CUSTOMERS` evaluated customers: on the L store the full-size ablation would cost about 17 minutes
-    (4 x (53 s fit + 210 s evaluation), bench/README.md). Empty when STORELOOP_RANKER_ABLATION=0."""
+    `ABLATION_CUSTOMERS` evaluated customers: on the L store a full-size ablation would cost an estimated 17
+    minutes (4 x the 53 s fit + 210 s evaluation measured there, bench/README.md). Empty when STORELOOP_RANKER_ABLATION=0."""
     if os.environ.get(ABLATION_ENV, "1").strip() == "0":
         log.info("ranker ablation off (%s=0)", ABLATION_ENV)
         return {}

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from storeloop.warehouse.db import Connection, connection, copy_query_to_frame
+from storeloop.warehouse.marts import ids_as_object
 
 ID_COLUMNS = ("customer_id", "product_id", "other_product_id", "product_type")
 
@@ -36,10 +37,7 @@ def read_feature_models(conn: Connection | str, schema: str, columns: Mapping[st
                 query = (f'select {select} from (select {select}, row_number() over (partition by "{key}" order by '
                          f'"{order}" desc, {tiebreak}) as _rank from "{schema}"."{model}") as ranked '
                          f'where _rank <= {int(n)}')
-            frame = copy_query_to_frame(c, query, dtype=dtype)
-            for col in dtype:
-                frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-            out[model] = frame
+            out[model] = ids_as_object(copy_query_to_frame(c, query, dtype=dtype))
     return out
 
 

@@ -31,7 +31,7 @@ def load_order_lines(conn: Connection | str) -> pd.DataFrame:
         df = copy_query_to_frame(c, ORDER_LINES_QUERY, dtype=_ID_COLUMNS)
     df["ordered_at"] = pd.to_datetime(df["ordered_at"], utc=True, format="ISO8601")
     df[["unit_price", "line_revenue"]] = df[["unit_price", "line_revenue"]].astype("float64")
-    return _ids_as_object(df)
+    return ids_as_object(df)
 
 
 def load_products(conn: Connection | str) -> pd.DataFrame:
@@ -42,7 +42,7 @@ def load_products(conn: Connection | str) -> pd.DataFrame:
         )
     df["created_at"] = pd.to_datetime(df["created_at"], utc=True, format="ISO8601")
     df["price"] = df["price"].astype("float64")
-    return _ids_as_object(df)
+    return ids_as_object(df)
 
 
 ELIGIBILITY_QUERY = """
@@ -61,10 +61,11 @@ def load_product_eligibility(conn: Connection | str) -> pd.DataFrame:
                                                               "ineligible_reason": "string"},
                                   true_values=["t"], false_values=["f"])
     df[["is_eligible", "is_deleted"]] = df[["is_eligible", "is_deleted"]].astype(bool)
-    return _ids_as_object(df)
+    return ids_as_object(df)
 
 
-def _ids_as_object(df: pd.DataFrame) -> pd.DataFrame:
+def ids_as_object(df: pd.DataFrame) -> pd.DataFrame:
+    """String columns (ids read as pandas "string") as Python objects, nulls as None: what the recommenders take."""
     for col in df.columns:
         if isinstance(df[col].dtype, pd.StringDtype):
             df[col] = df[col].astype(object).where(df[col].notna(), None)
@@ -86,7 +87,7 @@ def load_customers(conn: Connection | str) -> pd.DataFrame | None:
             return None
         df = copy_query_to_frame(c, CUSTOMERS_QUERY, dtype={"customer_id": "string", "country_code": "string"})
     df["cohort_month"] = pd.to_datetime(df["cohort_month"], format="ISO8601")
-    return _ids_as_object(df)
+    return ids_as_object(df)
 
 
 BUILDS_TABLE = "marts._dbt_model_builds"
