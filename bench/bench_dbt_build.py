@@ -172,6 +172,48 @@ def next_day_changes(before: StoreData, after: StoreData, n_cancel: int, n_refun
     return orders, lines, customers
 
 
+# ---------------------------------------------------------------------------------------------- a fresh database
+
+ADMIN_URL_ENV = "STORELOOP_BENCH_PG_URL"  # the server's maintenance database; default the machine's PostgreSQL
+
+
+def admin_url() -> str:
+    return os.environ.get(ADMIN_URL_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def fresh_database(name: str) -> tuple[dict[str, str], str]:
+    """Drop and create database `name` on the bench server; returns the environment dbt_project/profiles.yml reads
+    for it and its URL. Used by every bench that builds a warehouse (bench_dbt_build, bench_ranker,
+    eval_fixture_orders)."""
+    admin = psycopg2.connect(admin_url())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+            cur.execute(f'create database "{name}"')
+        dsn = admin.get_dsn_parameters()
+    finally:
+        admin.close()
+    password = psycopg2.extensions.parse_dsn(admin_url()).get("password", "")
+    env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": dsn.get("host", "127.0.0.1"),
+           "STORELOOP_WAREHOUSE_PORT": dsn.get("port", "5432"), "STORELOOP_WAREHOUSE_USER": dsn.get("user", "postgres"),
+           "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": name,
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
+    url = (f"postgresql://{env['STORELOOP_WAREHOUSE_USER']}:{password}@{env['STORELOOP_WAREHOUSE_HOST']}:"
+           f"{env['STORELOOP_WAREHOUSE_PORT']}/{name}")
+    return env, url
+
+
+def drop_database(name: str) -> None:
+    admin = psycopg2.connect(admin_url())
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        admin.close()
+
+
 # ---------------------------------------------------------------------------------------------------------- dbt runs
 
 
@@ -232,24 +274,12 @@ def main() -> None:
     ap.add_argument("--keep-db", action="store_true")
     opts = ap.parse_args()
 
-    admin_url = os.environ.get("STORELOOP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{BENCH_DB}" with (force)')
-        cur.execute(f'create database "{BENCH_DB}"')
-    dsn = admin.get_dsn_parameters()
-    password = psycopg2.extensions.parse_dsn(admin_url).get("password", "")
-    env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": dsn.get("host", "127.0.0.1"),
-           "STORELOOP_WAREHOUSE_PORT": dsn.get("port", "5432"), "STORELOOP_WAREHOUSE_USER": dsn.get("user", "postgres"),
-           "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": BENCH_DB,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
+    env, url = fresh_database(BENCH_DB)
     work = ROOT / ".local" / "bench_dbt"
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.glob("run_results_*.json"):
         stale.unlink()
-    conn = psycopg2.connect(host=env["STORELOOP_WAREHOUSE_HOST"], port=env["STORELOOP_WAREHOUSE_PORT"],
-                            user=env["STORELOOP_WAREHOUSE_USER"], password=password, dbname=BENCH_DB)
+    conn = psycopg2.connect(url)
     rows: list[tuple[str, float, str, str]] = []
     try:
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -328,11 +358,9 @@ def main() -> None:
     finally:
         conn.close()
         if not opts.keep_db:
-            with admin.cursor() as cur:
-                cur.execute(f'drop database if exists "{BENCH_DB}" with (force)')
-        admin.close()
+            drop_database(BENCH_DB)
 
-    print(f"\nstore {opts.size}, seed {opts.seed}; PostgreSQL {dsn.get('host')}:{dsn.get('port')}; dbt threads 2\n")
+    print(f"\nstore {opts.size}, seed {opts.seed}; PostgreSQL {env['STORELOOP_WAREHOUSE_HOST']}:{env['STORELOOP_WAREHOUSE_PORT']}; dbt threads 2\n")
     print(f"| {'phase':<44} | {'seconds':>8} | {'fct_order_lines':>15} | notes")
     print(f"|{'-' * 46}|{'-' * 10}|{'-' * 17}|------")
     for phase, secs, n, note in rows:

@@ -18,7 +18,6 @@ each feature group, plus the feature importances.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import time
@@ -26,14 +25,13 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg2
-import psycopg2.extensions
 
 ROOT = Path(__file__).resolve().parents[1]
 for p in (ROOT, ROOT / "include", ROOT / "bench"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from bench_dbt_build import copy_frames, raw_frames, run_dbt  # noqa: E402
+from bench_dbt_build import copy_frames, fresh_database, raw_frames, run_dbt  # noqa: E402
 
 from sandbox.store_simulator import simulate_store  # noqa: E402
 from storeloop.recsys.card import comparison_table  # noqa: E402
@@ -57,23 +55,6 @@ from storeloop.warehouse.marts import load_order_lines  # noqa: E402
 from storeloop.warehouse.migrations import migrate  # noqa: E402
 
 BENCH_DB = "storeloop_bench_ranker"
-
-
-def warehouse(admin_url: str, db: str = BENCH_DB) -> tuple[dict[str, str], str]:
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{db}" with (force)')
-        cur.execute(f'create database "{db}"')
-    dsn = admin.get_dsn_parameters()
-    password = psycopg2.extensions.parse_dsn(admin_url).get("password", "")
-    env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": dsn.get("host", "127.0.0.1"),
-           "STORELOOP_WAREHOUSE_PORT": dsn.get("port", "5432"), "STORELOOP_WAREHOUSE_USER": dsn.get("user", "postgres"),
-           "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": db,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
-    url = (f"postgresql://{env['STORELOOP_WAREHOUSE_USER']}:{password}@{env['STORELOOP_WAREHOUSE_HOST']}:"
-           f"{env['STORELOOP_WAREHOUSE_PORT']}/{db}")
-    return env, url
 
 
 def features_as_of(as_of: pd.Timestamp, env: dict[str, str], url: str, work: Path):
@@ -118,8 +99,7 @@ def load_source(source: str, url: str, work: Path) -> str:
 
 def prepare(source: str, holdout_days: int, timing: list[tuple[str, float]], db: str = BENCH_DB):
     """The warehouse of `source`, its time split, and the feature tables as of T and C."""
-    admin_url = os.environ.get("STORELOOP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    env, url = warehouse(admin_url, db)
+    env, url = fresh_database(db)
     work = ROOT / ".local" / "bench_ranker" / db
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -17,7 +17,6 @@ Run: .venv/bin/python bench/eval_fixture_orders.py [--holdout-days 180] [--keep-
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,7 @@ for p in (ROOT, ROOT / "include", ROOT / "bench"):
 
 import pandas as pd  # noqa: E402
 import psycopg2  # noqa: E402
-import psycopg2.extensions  # noqa: E402
+from bench_dbt_build import drop_database, fresh_database  # noqa: E402
 from bench_train import compare_candidates  # noqa: E402
 
 from storeloop.warehouse.db import copy_query_to_frame  # noqa: E402
@@ -56,24 +55,12 @@ def main() -> None:
     if not EXPORT.exists():
         sys.exit(f"{EXPORT} not found: it is part of the repository (tests/fixtures/README.md): restore it with git checkout")
 
-    admin_url = os.environ.get("STORELOOP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    admin = psycopg2.connect(admin_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'drop database if exists "{BENCH_DB}" with (force)')
-        cur.execute(f'create database "{BENCH_DB}"')
-    dsn = admin.get_dsn_parameters()
-    password = psycopg2.extensions.parse_dsn(admin_url).get("password", "")
-    params = {"host": dsn.get("host", "127.0.0.1"), "port": dsn.get("port", "5432"), "user": dsn.get("user", "postgres"),
-              "password": password, "dbname": BENCH_DB}
-    env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": params["host"], "STORELOOP_WAREHOUSE_PORT": params["port"],
-           "STORELOOP_WAREHOUSE_USER": params["user"], "STORELOOP_WAREHOUSE_PASSWORD": password,
-           "STORELOOP_WAREHOUSE_DBNAME": BENCH_DB, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
+    env, url = fresh_database(BENCH_DB)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / EXPORT.name
             shutil.copy(EXPORT, path)
-            conn = psycopg2.connect(**params)
+            conn = psycopg2.connect(url)
             try:
                 report = load_csv_export(conn, path, run_id="manual__fixture_orders")
             finally:
@@ -89,7 +76,7 @@ def main() -> None:
             if result.returncode != 0:
                 sys.exit(f"dbt build failed:\n{result.stdout[-4000:]}")
             print("dbt build: green")
-        conn = psycopg2.connect(**params)
+        conn = psycopg2.connect(url)
         try:
             lines = copy_query_to_frame(conn, LINES_QUERY)
             customers = load_customers(conn)
@@ -108,9 +95,7 @@ def main() -> None:
         compare_candidates(lines, customers, holdout_days=args.holdout_days, k=args.k, trace=False)
     finally:
         if not args.keep_db:
-            with admin.cursor() as cur:
-                cur.execute(f'drop database if exists "{BENCH_DB}" with (force)')
-        admin.close()
+            drop_database(BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import pandas as pd
 
 from storeloop.orchestration.connections import WarehouseParams
 from storeloop.orchestration.features import dbt_executable, dbt_project_dir
+from storeloop.recsys.interactions import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ CUTOFF_SCHEMA = "features_at_cutoff"
 def build_snapshot(params: WarehouseParams, schema: str, as_of: pd.Timestamp, models: list[str]) -> dict[str, str]:
     """Build `models` as of `as_of` into `schema`; returns what the MLflow runs record about it."""
     project = dbt_project_dir()
-    stamp = pd.Timestamp(as_of).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = as_utc(as_of).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     dbt_vars = json.dumps({"as_of": stamp, "feature_schema": schema})
     env = {**os.environ, **params.dbt_env()}
     started = time.perf_counter()

@@ -21,6 +21,12 @@ def to_utc_naive(values: pd.Series) -> pd.Series:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
 
 
+def as_utc(value: pd.Timestamp | str) -> pd.Timestamp:
+    """One instant as tz-aware UTC (a naive one is taken to be UTC, as every naive timestamp here is)."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
 def not_cancelled(lines: pd.DataFrame) -> pd.DataFrame:
     """Rows whose `is_cancelled` is not true (all rows when the column is absent; null counts as not cancelled)."""
     if "is_cancelled" not in lines.columns:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from storeloop.recsys.interactions import empty_recommendations, prepare_history
+from storeloop.recsys.interactions import as_utc, empty_recommendations, prepare_history
 from storeloop.recsys.models import ItemKNNRecommender, Recommender
 from storeloop.recsys.tifu_knn import TIFUKNNRecommender
 from storeloop.recsys.topk import blockwise_sparse_top_k_frame, keep_top_n_per_row, priority_order
@@ -86,8 +86,7 @@ class RankerFeatures:
 
 def training_cutoffs(cutoff: pd.Timestamp, label_days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
     """(T, C) as tz-aware UTC: the ranker's examples are as of T = C - `label_days`."""
-    c = pd.Timestamp(cutoff)
-    c = c.tz_localize("UTC") if c.tzinfo is None else c.tz_convert("UTC")
+    c = as_utc(cutoff)
     return c - pd.Timedelta(days=label_days), c
 
 
@@ -317,8 +316,7 @@ class LearnedRanker(Recommender):
             raise ValueError("LearnedRanker.fit needs the feature tables as of the training cutoff (train_features)")
         check_feature_tables(train_features)
         df = self._training_history(interactions)
-        t = pd.Timestamp(train_features.as_of)
-        t = t.tz_convert("UTC").tz_localize(None) if t.tzinfo is not None else t
+        t = as_utc(train_features.as_of).tz_localize(None)  # the history's timestamps are naive UTC
         before, after = df.loc[df["ordered_at"] <= t], df.loc[
             (df["ordered_at"] > t) & (df["ordered_at"] <= t + pd.Timedelta(days=self.label_days))]
         if before.empty or after.empty:

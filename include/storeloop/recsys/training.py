@@ -32,6 +32,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from storeloop.recsys.card import comparison_table, markdown_table, model_card
+from storeloop.recsys.interactions import as_utc
 from storeloop.recsys.models import (
     ALSRecommender,
     HybridRecommender,
@@ -209,10 +210,7 @@ def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationD
 
 def _check_feature_cutoff(features: RankerFeatures, cutoff: pd.Timestamp) -> None:
     """The features as of the evaluation cutoff must be as of this split's cutoff (to the second)."""
-    c = pd.Timestamp(cutoff)
-    c = c.tz_localize("UTC") if c.tzinfo is None else c
-    at = pd.Timestamp(features.at_cutoff.as_of)
-    at = at.tz_localize("UTC") if at.tzinfo is None else at
+    c, at = as_utc(cutoff), as_utc(features.at_cutoff.as_of)
     if abs((at - c).total_seconds()) >= 1:
         raise ValueError(f"the feature tables are as of {at}, the holdout starts at {c}: build them as of the split's "
                          "cutoff (orchestration/train.py does)")
