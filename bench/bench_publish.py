@@ -434,7 +434,7 @@ def publish_night(meter: Meter, phase: str, conn, client, customers: pd.DataFram
                                        lambda: desired_lists(customers, related))
     meter.rows[-1]["lists"] = len(lists)
     meter.rows[-1]["note"] = (f"{(lists['key'] == 'related_products').sum():,} product + "
-                              f"{(lists['key'] == 'personal_picks').sum():,} customer lists; {skipped}")
+                              f"{(lists['key'] == 'buy_again').sum():,} customer lists; {skipped}")
 
     def plan_step():
         state = publish_state.load_published(conn)

@@ -1,7 +1,7 @@
 """recommender_score: the champion scores every customer and every product over the products the store can sell
-(ml.customer_recommendations, ml.product_recommendations); an unpromoted challenger is scored in shadow; the lists
-are published to the store as metafields (related products, personal picks) — only what changed, after the
-guardrails and a canary. Scheduled on the recommender_model Asset.
+(ml.customer_recommendations, ml.product_recommendations), the `for_you` model lists each customer's new products
+(ml.for_you_recommendations); an unpromoted challenger is scored in shadow; the lists are published to the store as
+metafields (related products, buy again, for you) — only what changed, after the guardrails and a canary. Scheduled on the recommender_model Asset.
 
 Params: `dry_run` (compute and log the diff, write nothing to the store), `force` (accept a mass change of lists).
 """
@@ -51,7 +51,7 @@ def recommender_score():
         params = context["params"]
         try:
             return publish(context["run_id"], scores["model_version"], dry_run=bool(params.get("dry_run")),
-                           force=bool(params.get("force")))
+                           force=bool(params.get("force")), for_you_version=scores.get("for_you_version"))
         except PublishAborted as stopped:  # no retry: the store and the lists are as they were
             failure = AirflowFailException(str(stopped))
             failure.already_alerted = True

@@ -118,7 +118,7 @@ def print_summary(settings: Settings, summary: dict, seconds: float) -> None:
     if pub:
         p(f" Published  {pub['status']}: {pub['written']:,} lists written, {pub['deleted']:,} deleted, "
           f"{pub['unchanged']:,} unchanged, {pub['failed']:,} failed (ml.publish_runs); the store holds "
-          f"{summary['store_metafields']:,} metafields (storeloop.related_products, storeloop.personal_picks)")
+          f"{summary['store_metafields']:,} metafields (storeloop.related_products, storeloop.buy_again)")
         if pub.get("reason"):
             p(f"            {pub['reason'][:300]}")
     else:

@@ -97,7 +97,7 @@ def test_first_publish_writes_both_metafields_with_definitions_and_a_rerun_publi
     assert first["publish_status"] == "complete" and first["plan"]["new"] == first["metafields_written"] > 0
     held = store_lists(store["url"])
     keys = {k for _, k in held}
-    assert keys == {"related_products", "personal_picks"}
+    assert keys == {"related_products", "buy_again"}
     assert held == _desired(store["db"], "run-1")
     _state_matches_store(store)
     related = [v for (o, k), v in held.items() if k == "related_products"]

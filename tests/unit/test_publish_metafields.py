@@ -42,7 +42,7 @@ def test_a_list_drops_repeated_products_and_stops_at_shopifys_limit():
     ranked = pd.DataFrame({"customer_id": "gid://shopify/Customer/9", "product_id": [str(i % 150) for i in range(300)],
                            "rank": range(1, 301)})
     ranked.loc[0, "product_id"] = "1"  # the same product at rank 1 and 2
-    [row] = metafield_lists(ranked, "customer_id", "product_id", "Customer", "personal_picks").itertuples()
+    [row] = metafield_lists(ranked, "customer_id", "product_id", "Customer", "buy_again").itertuples()
     items = json.loads(row.value)
     assert len(items) == row.items == MAX_LIST_ITEMS and len(set(items)) == len(items)
     assert items[0] == "gid://shopify/Product/1"

@@ -16,12 +16,12 @@ def picks(lists: dict[str, list[str]]) -> pd.DataFrame:
 
 
 def desired(lists: dict[str, list[str]]) -> pd.DataFrame:
-    return metafield_lists(picks(lists), "customer_id", "product_id", "Customer", "personal_picks")
+    return metafield_lists(picks(lists), "customer_id", "product_id", "Customer", "buy_again")
 
 
 def items_of(lists: dict[str, list[str]], source: str = "model") -> pd.DataFrame:
     frame = picks(lists)
-    return pd.DataFrame({"owner_gid": "gid://shopify/Customer/" + frame["customer_id"], "key": "personal_picks",
+    return pd.DataFrame({"owner_gid": "gid://shopify/Customer/" + frame["customer_id"], "key": "buy_again",
                          "item_id": frame["product_id"], "rank": frame["rank"], "source": source})
 
 
@@ -46,7 +46,7 @@ def test_only_changed_lists_are_written_and_owners_without_a_list_are_deleted():
     assert changes == {"gid://shopify/Customer/2": "changed", "gid://shopify/Customer/4": "new"}
     assert plan.to_delete["owner_gid"].tolist() == ["gid://shopify/Customer/3"]
     assert plan.counts() == {"desired": 3, "new": 1, "changed": 1, "delete": 1, "unchanged": 1,
-                             "set.personal_picks": 2, "delete.personal_picks": 1}
+                             "set.buy_again": 2, "delete.buy_again": 1}
     assert plan.changed_share() == pytest.approx(1.0)
 
 

@@ -13,7 +13,7 @@ from support.liquid_theme import (
     shopify_product,
 )
 
-from storeloop.publish.metafields import NAMESPACE, PERSONAL_PICKS_KEY, RELATED_PRODUCTS_KEY
+from storeloop.publish.metafields import BUY_AGAIN_KEY, FOR_YOU_KEY, NAMESPACE, RELATED_PRODUCTS_KEY
 
 PRODUCT_BLOCK = "{% render 'storeloop-recommendations', source: 'product', limit: 4 %}"
 CUSTOMER_BLOCK = "{% render 'storeloop-recommendations', source: 'customer', limit: 4 %}"
@@ -33,9 +33,10 @@ def viewed_product(related: list[dict] | None) -> dict:
     return shopify_product(1, "Viewed product", 5000, metafields=metafields)
 
 
-def logged_in_customer(picks: list[dict] | None) -> dict:
-    metafields = {} if picks is None else {NAMESPACE: {PERSONAL_PICKS_KEY: product_list_metafield(picks)}}
-    return {"id": 7, "first_name": "Ada", "metafields": metafields}
+def logged_in_customer(picks: list[dict] | None, for_you: list[dict] | None = None) -> dict:
+    lists = {BUY_AGAIN_KEY: picks, FOR_YOU_KEY: for_you}
+    metafields = {NAMESPACE: {key: product_list_metafield(v) for key, v in lists.items() if v is not None}}
+    return {"id": 7, "first_name": "Ada", "metafields": metafields if any(v is not None for v in lists.values()) else {}}
 
 
 def test_related_products_render_as_links_in_the_metafields_order_with_price_and_image():
@@ -65,12 +66,23 @@ def test_without_a_limit_four_are_shown():
     assert len(page.links) == 4
 
 
-def test_personal_picks_render_for_a_logged_in_customer():
+def test_buy_again_render_for_a_logged_in_customer():
     picks = catalog(2)
     page = RenderedLinks(render_in_theme(CUSTOMER_BLOCK, customer=logged_in_customer(picks),
                                          product=viewed_product(catalog(5))))
-    assert page.headings == ["Picked for you"]
+    assert page.headings == ["Buy again"]
     assert page.links == [("/products/product-101", "Product 1 $10.00"), ("/products/product-102", "Product 2 $11.00")]
+
+
+def test_for_you_renders_its_own_list_not_the_buy_again_one():
+    products = catalog(4)
+    customer = logged_in_customer(products[:2], for_you=products[2:])
+    page = RenderedLinks(render_in_theme("{% render 'storeloop-recommendations', source: 'for_you' %}",
+                                         customer=customer))
+    assert page.headings == ["Picked for you"]
+    assert page.links == [("/products/product-103", "Product 3 $12.00"), ("/products/product-104", "Product 4 $13.00")]
+    assert render_in_theme("{% render 'storeloop-recommendations', source: 'for_you' %}",
+                           customer=logged_in_customer(products[:2])).strip() == ""
 
 
 def test_a_heading_parameter_replaces_the_default_heading_escaped():

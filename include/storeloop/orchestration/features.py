@@ -58,6 +58,6 @@ def features_summary(run_id: str, docs_dir: str) -> dict:
     finally:
         conn.close()
     log.info("fct_order_lines: %d lines; products found by %s; %d lines without a customer (guest checkouts or "
-             "orders exported without Email: they feed related products (co-purchase), not personal picks)",
+             "orders exported without Email: they feed related products (co-purchase), not buy-again lists)",
              accounting["order_lines"], accounting["product_resolution"], accounting["anonymous_order_lines"])
     return {"run_id": run_id, "dbt_docs": docs_dir, **accounting}

@@ -1,7 +1,9 @@
 """recommender_score task bodies.
 
 - `score`: the champion (MLflow) scores every customer and every product over the eligible products
-  (storeloop.recsys.scoring) → `ml.customer_recommendations`, `ml.product_recommendations`.
+  (storeloop.recsys.scoring) → `ml.customer_recommendations`, `ml.product_recommendations`; the `for_you` model
+  (when training promoted one) lists each customer's best products among those they never bought →
+  `ml.for_you_recommendations` (docs/recommender.md, "Two lists").
 - `score_shadow`: a challenger the last training left unpromoted is scored too → `ml.shadow_*`, and its agreement with
   the champion → `ml.shadow_agreement` and the challenger's MLflow run. Never published.
 - `publish`: the run's lists → the store's metafields, through the diff against `ml.published_lists`, the guardrails,
@@ -58,6 +60,15 @@ def publish_chunk() -> int:
     return int(raw)
 
 
+def _features_for(conn, recommender, inputs: dict):
+    """The current feature tables for a model that ranks on them (read once per task, kept in `inputs`)."""
+    if not recommender.needs_features:
+        return None
+    if inputs.get("features") is None:
+        inputs["features"] = current_features(conn)
+    return inputs["features"]
+
+
 def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs: dict) -> dict:
     from storeloop.recsys.scoring import customer_recommendations, product_recommendations, recommender_of
     from storeloop.warehouse.ml_tables import write_customer_recommendations, write_product_recommendations
@@ -66,7 +77,7 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
     recommender = recommender_of(model)
     products = inputs["products"]
     eligible = products.loc[products["recommendable"], "product_id"]
-    features = current_features(conn) if recommender.needs_features else None
+    features = _features_for(conn, recommender, inputs)
     customers = customer_recommendations(recommender, inputs["order_lines"], inputs["customers"], eligible, k,
                                          features=features)
     owners = products.loc[~products["is_deleted"]]
@@ -76,6 +87,34 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
     write_customer_recommendations(conn, customers, version, run_id, features_build=build, shadow=shadow)
     write_product_recommendations(conn, related, version, run_id, features_build=build, shadow=shadow)
     return {"customers": customers, "related": related, "eligible": len(eligible)}
+
+
+def _score_for_you(conn, run_id: str, inputs: dict) -> dict:
+    """The `for_you` lists (module doc), or why there are none."""
+    from storeloop.recsys.scoring import discovery_recommendations, recommender_of
+    from storeloop.recsys.training import FOR_YOU_ALIAS, load_champion
+    from storeloop.warehouse.ml_tables import write_customer_recommendations
+
+    try:
+        model, version = load_champion(tracking_uri(), model_name(), alias=FOR_YOU_ALIAS)
+    except LookupError:
+        reason = ("no for_you model: no candidate has beaten popularity at discovery yet (recommender_train's "
+                  "for_you decision), so no for_you list is scored or published")
+        log.info(reason)
+        write_customer_recommendations(conn, pd.DataFrame(columns=["customer_id", "product_id", "rank", "score"]),
+                                       0, run_id, for_you=True)
+        return {"for_you_version": None, "for_you_skipped": reason}
+    recommender = recommender_of(model)
+    products = inputs["products"]
+    eligible = products.loc[products["recommendable"], "product_id"]
+    lists = discovery_recommendations(recommender, inputs["order_lines"], eligible, publish_k(),
+                                      features=_features_for(conn, recommender, inputs))
+    write_customer_recommendations(conn, lists, version, run_id, features_build=inputs["features_build"],
+                                   for_you=True)
+    log.info("for_you model v%s (%s) listed new products for %d customers", version,
+             getattr(recommender, "name", "?"), lists["customer_id"].nunique())
+    return {"for_you_version": int(version), "for_you_customers": int(lists["customer_id"].nunique()),
+            "for_you_rows": len(lists)}
 
 
 def current_features(conn):
@@ -122,6 +161,7 @@ def score(run_id: str) -> dict:
         migrate(conn)  # before the reads open a transaction: the writes then find their tables
         inputs = _inputs(conn)
         scored = _score_model(conn, model, run_id, version, shadow=False, inputs=inputs)
+        for_you = _score_for_you(conn, run_id, inputs)
     finally:
         conn.close()
     customers, related = scored["customers"], scored["related"]
@@ -134,7 +174,7 @@ def score(run_id: str) -> dict:
             "customers_by_source": {str(k): int(v) for k, v in by_source.items()},
             "recommendation_rows": len(customers), "products_scored": int(related["product_id"].nunique()),
             "related_slots_by_source": {str(k): int(v) for k, v in related_sources.items()},
-            "eligible_products": int(scored["eligible"]), "features_build": inputs["features_build"]}
+            "eligible_products": int(scored["eligible"]), "features_build": inputs["features_build"], **for_you}
 
 
 def unpromoted_challenger() -> tuple[int, str] | None:
@@ -193,35 +233,38 @@ def score_shadow(run_id: str, champion_version: int) -> dict:
     return {"shadow_version": version, **{k: float(v) for k, v in figures.items()}}
 
 
-def desired_lists(customers: pd.DataFrame, related: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def desired_lists(customers: pd.DataFrame, related: pd.DataFrame,
+                  for_you: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The lists to publish and their entries (`owner_gid, key, item_id, rank, source`): related products of every product
-    with a Shopify GID, and personal picks of every customer with a GID whose list the model made (a customer with no
-    history keeps the trending fallback in the warehouse only: it would be the same list for all of them and churn
-    with the catalogue). Entries known only from CSV exports (no GID) cannot be referenced and are left out."""
-    from storeloop.publish.metafields import (
-        PERSONAL_PICKS_KEY,
-        RELATED_PRODUCTS_KEY,
-        are_gids,
-        metafield_lists,
-        to_gids,
-    )
+    with a Shopify GID, and the `buy_again` (and `for_you`) lists of every customer with a GID whose list the model
+    made (a customer with no history keeps the trending fallback in the warehouse only: it would be the same list for
+    all of them and churn with the catalogue). Entries known only from CSV exports (no GID) cannot be referenced and
+    are left out."""
+    from storeloop.publish.metafields import BUY_AGAIN_KEY, FOR_YOU_KEY, RELATED_PRODUCTS_KEY, are_gids, metafield_lists
 
     rel = related.loc[are_gids(related["product_id"], "Product") & are_gids(related["related_product_id"], "Product")]
-    picks = customers.loc[(customers["source"] == "model") & are_gids(customers["customer_id"], "Customer")
-                          & are_gids(customers["product_id"], "Product")]
-    skipped = {"related_rows_without_gid": len(related) - len(rel), "pick_rows_not_published": len(customers) - len(picks)}
-    lists = pd.concat([metafield_lists(rel, "product_id", "related_product_id", "Product", RELATED_PRODUCTS_KEY),
-                       metafield_lists(picks, "customer_id", "product_id", "Customer", PERSONAL_PICKS_KEY)],
+    skipped = {"related_rows_without_gid": len(related) - len(rel)}
+    parts = [(rel, "product_id", "related_product_id", "Product", RELATED_PRODUCTS_KEY)]
+    for frame, key, label in ((customers, BUY_AGAIN_KEY, "pick"), (for_you, FOR_YOU_KEY, "for_you")):
+        if frame is None:
+            continue
+        kept = frame.loc[(frame["source"] == "model") & are_gids(frame["customer_id"], "Customer")
+                         & are_gids(frame["product_id"], "Product")]
+        skipped[f"{label}_rows_not_published"] = len(frame) - len(kept)
+        parts.append((kept, "customer_id", "product_id", "Customer", key))
+    lists = pd.concat([metafield_lists(frame, owner, item, resource, key) for frame, owner, item, resource, key in parts],
                       ignore_index=True)
-    items = pd.concat([
-        pd.DataFrame({"owner_gid": to_gids(rel["product_id"], "Product").to_numpy(), "key": RELATED_PRODUCTS_KEY,
-                      "item_id": rel["related_product_id"].to_numpy(), "rank": rel["rank"].to_numpy(),
-                      "source": rel["source"].to_numpy()}),
-        pd.DataFrame({"owner_gid": to_gids(picks["customer_id"], "Customer").to_numpy(), "key": PERSONAL_PICKS_KEY,
-                      "item_id": picks["product_id"].to_numpy(), "rank": picks["rank"].to_numpy(),
-                      "source": picks["source"].to_numpy()}),
-    ], ignore_index=True)
+    items = pd.concat([_list_items(frame, owner, item, resource, key) for frame, owner, item, resource, key in parts],
+                      ignore_index=True)
     return lists, items, skipped
+
+
+def _list_items(frame: pd.DataFrame, owner_col: str, item_col: str, resource: str, key: str) -> pd.DataFrame:
+    from storeloop.publish.metafields import to_gids
+
+    return pd.DataFrame({"owner_gid": to_gids(frame[owner_col], resource).to_numpy(), "key": key,
+                         "item_id": frame[item_col].to_numpy(), "rank": frame["rank"].to_numpy(),
+                         "source": frame["source"].to_numpy()})
 
 
 def admin_api(quiet: bool = False):
@@ -275,7 +318,7 @@ def write_products_import(run_id: str, model_version: int) -> dict:
         titles=dict(zip(products["product_id"], products["title"], strict=True)))
     reason = ("no Admin API token: nothing was written to the store. Import the related products by hand: "
               f"{path} (Products → Import, overwrite products with matching handles; docs/contracts.md, "
-              "\"Exports-only stores\"). Personal picks need the Admin API: they are in ml.customer_recommendations.")
+              "\"Exports-only stores\"). Buy again need the Admin API: they are in ml.customer_recommendations.")
     log.warning("not published through the Admin API: %s", reason)
     return {"metafields_written": 0, "publish_skipped": reason, "products_import_csv": str(path),
             "products_import_rows": rows, "published_model_version": int(model_version)}
@@ -294,10 +337,13 @@ def ensure_definitions(client) -> dict[str, str]:
     return {f"{d['owner_type']}.{d['key']}": ensure_metafield_definition(client, **d) for d in DEFINITIONS}
 
 
-def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bool = False) -> dict:
+def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bool = False,
+            for_you_version: int | None = None) -> dict:
     """Publish the run's lists (see the module doc). Returns counts; raises PublishAborted when a guardrail or the
-    canary stopped it (after the Slack alert)."""
+    canary stopped it (after the Slack alert). `model_version` is the champion's (related products, buy again),
+    `for_you_version` the `for_you` model's, recorded with the lists each one made."""
     from storeloop.publish import guardrails
+    from storeloop.publish.metafields import FOR_YOU_KEY
     from storeloop.publish.plan import plan_publish
     from storeloop.publish.writer import canary_sample, delete_lists, read_back_mismatches, write_lists
     from storeloop.shopify.client import ShopifyClient
@@ -313,14 +359,16 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
     conn = connections.warehouse().connect()
     try:
         customers, related = read_run(conn, run_id), read_run(conn, run_id, products=True)
+        for_you = read_run(conn, run_id, for_you=True)
         products = load_product_eligibility(conn)
-        gids = csv_products_in_shopify(client, [customers["product_id"], related["product_id"],
-                                                related["related_product_id"]])
+        gids = csv_products_in_shopify(client, [customers["product_id"], for_you["product_id"],
+                                                related["product_id"], related["related_product_id"]])
         if gids:
             customers = customers.replace({"product_id": gids})
+            for_you = for_you.replace({"product_id": gids})
             related = related.replace({"product_id": gids, "related_product_id": gids})
             products = products.replace({"product_id": gids})
-        lists, items, skipped = desired_lists(customers, related)
+        lists, items, skipped = desired_lists(customers, related, for_you)
         state = publish_state.load_published(conn)
         plan = plan_publish(lists, state)
         counts = plan.counts()
@@ -351,7 +399,8 @@ def publish(run_id: str, model_version: int, *, dry_run: bool = False, force: bo
                                  f"written: {reason}")
         publish_state.start_publish(conn, run_id, model_version, counts, cov, force)
         definitions = ensure_definitions(client)
-        sink = publish_state.PublishStateTable(conn, run_id, int(model_version))
+        sink = publish_state.PublishStateTable(conn, run_id, int(model_version), {} if for_you_version is None
+                                               else {FOR_YOU_KEY: int(for_you_version)})
         canary = plan.to_set.loc[canary_sample(plan.to_set, canary_share())]
         first = write_lists(client, canary, sink, chunk=publish_chunk())
         mismatches = read_back_mismatches(client, canary.loc[~canary["owner_gid"].isin(

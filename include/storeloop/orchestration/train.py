@@ -108,6 +108,7 @@ def train(run_id: str, reason: str = "", features_events: list[dict] | None = No
     log.info("%s: challenger v%s (%s); champion v%s (%s): %s", result.decision, result.challenger_version,
              result.challenger_candidate, result.champion_version, result.champion_candidate,
              result.promotion_reason)
+    log.info("for_you v%s (%s): %s", result.for_you_version, result.for_you_candidate, result.for_you_reason)
     return {
         "model_name": model_name(),
         "model_version": int(result.champion_version),
@@ -118,6 +119,10 @@ def train(run_id: str, reason: str = "", features_events: list[dict] | None = No
         "decision": result.decision,
         "promotion_reason": result.promotion_reason,
         "previous_champion_version": result.previous_champion_version,
+        "for_you_version": result.for_you_version,
+        "for_you_candidate": result.for_you_candidate,
+        "for_you_promoted": bool(result.for_you_promoted),
+        "for_you_reason": result.for_you_reason,
         "training_reason": reason,
         "metrics": {name: {k: float(v) for k, v in m.items()} for name, m in result.metrics.items()},
         "run_ids": result.run_ids,

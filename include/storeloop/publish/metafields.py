@@ -1,7 +1,9 @@
 """Turning ranked recommendations into the metafield lists a publish writes, and their `MetafieldsSetInput`s.
 
 - related products -> a product metafield `storeloop.related_products` (`list.product_reference`)
-- personal picks -> a customer metafield `storeloop.personal_picks` (`list.product_reference`)
+- the champion's list per customer ("buy again") -> a customer metafield `storeloop.buy_again`
+- the `for_you` model's list of products the customer never bought -> a customer metafield `storeloop.for_you`
+  (both `list.product_reference`; docs/recommender.md, "Two lists")
 
 Only ids the Admin API can reference become metafields (`are_gids`): products and customers known only from CSV
 exports (`csv:...` ids) have no GID. Pure functions; the writes are storeloop.publish.writer's.
@@ -15,7 +17,8 @@ import pandas as pd
 
 NAMESPACE = "storeloop"
 RELATED_PRODUCTS_KEY = "related_products"
-PERSONAL_PICKS_KEY = "personal_picks"
+BUY_AGAIN_KEY = "buy_again"
+FOR_YOU_KEY = "for_you"
 PRODUCT_REFERENCE_LIST = "list.product_reference"
 MAX_LIST_ITEMS = 128  # Shopify's limit for list metafield values
 
@@ -25,9 +28,12 @@ DEFINITIONS = (
     {"owner_type": "PRODUCT", "namespace": NAMESPACE, "key": RELATED_PRODUCTS_KEY, "name": "Related products",
      "type_": PRODUCT_REFERENCE_LIST, "storefront": "PUBLIC_READ",
      "description": "Products bought together with this one, best first (written nightly by Storeloop)"},
-    {"owner_type": "CUSTOMER", "namespace": NAMESPACE, "key": PERSONAL_PICKS_KEY, "name": "Personal picks",
+    {"owner_type": "CUSTOMER", "namespace": NAMESPACE, "key": BUY_AGAIN_KEY, "name": "Buy again",
      "type_": PRODUCT_REFERENCE_LIST, "storefront": "NONE",
      "description": "Products recommended to this customer, best first (written nightly by Storeloop)"},
+    {"owner_type": "CUSTOMER", "namespace": NAMESPACE, "key": FOR_YOU_KEY, "name": "For you",
+     "type_": PRODUCT_REFERENCE_LIST, "storefront": "NONE",
+     "description": "Products this customer has never bought, best first (written nightly by Storeloop)"},
 )
 
 

@@ -18,6 +18,20 @@ Pure functions over metric dictionaries (no MLflow here), so the rule is easy to
    registered and becomes champion (scoring needs a champion), and the tags say why.
 
 `margin` is relative (0.01 = 1 %); default from `STORELOOP_PROMOTION_MARGIN`, else `DEFAULT_MARGIN`.
+
+The rule above chooses the `champion`, whose all-items list is published as `buy_again`. A second list, `for_you`,
+shows only products the customer never bought (the `new` setting's list, exactly as measured), and has its own rule
+(`decide_for_you`), because a list judged on all items is mostly re-purchases and carries little discovery
+(`new_in_list.*`, docs/recommender.md "Two lists"):
+
+1. Metric: `new.ndcg_at_k`. Every candidate except the popularity baseline competes (TIFU-KNN's and the ranker's
+   new-items lists are real discovery lists; repeat purchase falls back to popularity on new items).
+2. A candidate qualifies when `new.ndcg >= (1 + margin) * popularity new.ndcg` (strictly better when the margin is
+   0): a discovery list that does not beat "what sells" is not worth a second list.
+3. The best qualifying candidate (by `new.ndcg`, then `all.ndcg`) replaces the live `for_you` model when it beats it
+   re-evaluated on the same holdout by the margin; a live model that cannot be evaluated counts as absent.
+4. When no candidate qualifies, the live `for_you` model (if any) stays; without one, no `for_you` list is published
+   and the reason says why.
 """
 
 from __future__ import annotations
@@ -138,3 +152,43 @@ def decide(
         f"({key_all} {metrics[fallback][key_all]:.4f}) becomes champion so that scoring has a model"
     )
     return Decision(challenger, False, FALLBACK, reason, fallback=fallback)
+
+
+DISCOVERY_BASELINE = "popularity"
+
+
+@dataclass(frozen=True)
+class ForYouDecision:
+    candidate: str | None  # the candidate that becomes the `for_you` model (None: keep the live one, or none)
+    promote: bool
+    reason: str
+
+
+def decide_for_you(metrics: dict[str, dict[str, float]], k: int, margin: float, live: dict[str, float] | None,
+                   live_label: str = "for_you", live_error: str | None = None) -> ForYouDecision:
+    """The `for_you` rule (module docstring) over the candidates' metrics and the live `for_you` model's."""
+    key_all, key_new = f"all.ndcg_at_{k}", f"new.ndcg_at_{k}"
+    pool = [n for n in metrics if n != DISCOVERY_BASELINE]
+    if DISCOVERY_BASELINE in metrics:
+        floor = metrics[DISCOVERY_BASELINE][key_new]
+        qualified = [n for n in pool if _beats(metrics[n][key_new], floor, margin)]
+        versus = f"{DISCOVERY_BASELINE} {key_new} {floor:.4f}"
+    else:
+        qualified, versus = pool, "no popularity baseline to compare"
+    keep = (f"the live {live_label} stays" if live is not None or live_error is not None
+            else "no for_you list is published")
+    if not qualified:
+        best = max(pool, key=lambda n: (metrics[n][key_new], n)) if pool else None
+        told = f"{best} {key_new} {metrics[best][key_new]:.4f}" if best else "no candidate"
+        return ForYouDecision(None, False, f"{keep}: no candidate beats {versus} by {margin:.1%} ({told})")
+    best = max(qualified, key=lambda n: (metrics[n][key_new], metrics[n][key_all], n))
+    mine = f"{best} {key_new} {metrics[best][key_new]:.4f} beats {versus} by {margin:.1%}"
+    if live is not None:
+        theirs = f"{live_label} on the same holdout: {key_new} {live[key_new]:.4f}"
+        if _beats(metrics[best][key_new], live[key_new], margin):
+            return ForYouDecision(best, True, f"{mine}; beats {theirs}")
+        return ForYouDecision(None, False, f"the live {live_label} stays: {mine} but does not beat {theirs} by "
+                                           f"{margin:.1%}")
+    if live_error is not None:
+        return ForYouDecision(best, True, f"{mine}; the live {live_label} could not be evaluated ({live_error})")
+    return ForYouDecision(best, True, f"first for_you model: {mine}")

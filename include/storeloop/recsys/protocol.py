@@ -73,22 +73,26 @@ def evaluation_data(split: TimeSplit, segments: pd.DataFrame | None = None) -> E
     )
 
 
-def _new_items_recommendations(recommend: RecommendFn, data: EvaluationData, k: int) -> pd.DataFrame:
-    """Top-k per customer among products they have not bought, from the model's own ranking."""
-    n_bought = data.bought.groupby("customer_id").size()
+def new_items_only(recommend: RecommendFn, history: pd.DataFrame, bought: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Top-k per customer of `history` among products they have not bought (`bought`: customer_id, product_id as
+    str), from the model's own ranking: the `new` setting's lists, and the published `for_you` list
+    (recsys/scoring.discovery_recommendations). Columns `customer_id, product_id, rank, score`."""
+    n_bought = bought.groupby("customer_id").size()
     extra = np.power(2, np.ceil(np.log2(np.maximum(n_bought.to_numpy(), 1)))).astype(np.int64)
     bucket = pd.Series(extra, index=n_bought.index)
-    history_customers = data.history["customer_id"].astype(str)
+    history_customers = history["customer_id"].astype(str)
     frames = []
     for size in np.unique(extra):
         members = bucket.index[bucket.to_numpy() == size]
-        recs = recommend(data.history.loc[history_customers.isin(members)], k + int(size))
-        frames.append(recs[["customer_id", "product_id", "rank"]].astype({"customer_id": str, "product_id": str}))
-    recs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["customer_id", "product_id", "rank"])
-    recs = recs.merge(data.bought.assign(_bought=True), on=["customer_id", "product_id"], how="left")
+        recs = recommend(history.loc[history_customers.isin(members)], k + int(size))
+        frames.append(recs[["customer_id", "product_id", "rank", "score"]].astype(
+            {"customer_id": str, "product_id": str}))
+    columns = ["customer_id", "product_id", "rank", "score"]
+    recs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    recs = recs.merge(bought.assign(_bought=True), on=["customer_id", "product_id"], how="left")
     recs = recs.loc[recs["_bought"].isna()].sort_values(["customer_id", "rank"], kind="stable")
     recs["rank"] = recs.groupby("customer_id").cumcount() + 1
-    return recs.loc[recs["rank"] <= k, ["customer_id", "product_id", "rank"]].reset_index(drop=True)
+    return recs.loc[recs["rank"] <= k, columns].reset_index(drop=True)
 
 
 def coverage(recs: pd.DataFrame, k: int, n_catalogue: int) -> float:
@@ -101,7 +105,7 @@ def evaluate_model(recommend: RecommendFn, data: EvaluationData, k: int = 10) ->
     """Evaluate one model in both settings (see the module docstring)."""
     all_recs = recommend(data.history, k)
     all_recs = all_recs[["customer_id", "product_id", "rank"]].astype({"customer_id": str, "product_id": str})
-    recs = {"all": all_recs, "new": _new_items_recommendations(recommend, data, k)}
+    recs = {"all": all_recs, "new": new_items_only(recommend, data.history, data.bought, k)}
     metrics: dict[str, float] = {}
     per_customer: dict[str, pd.DataFrame] = {}
     for setting in SETTINGS:

@@ -6,6 +6,9 @@ fallback where the model has nothing to say, over the products the store can sel
   `model`.
 - Customers without history (in `dim_customers`, no purchase): the model's popularity over eligible products
   (`Recommender.popularity`, fixed at fit time, so the list does not churn nightly). Source `trending`.
+- Customers with history, discovery (`discovery_recommendations`, published as `for_you`): the `for_you` model's top
+  `k` among eligible products the customer never bought: exactly the `new` setting's list that model was promoted on
+  (protocol.new_items_only). Customers without history get none (their trending list is already all new to them).
 - Products: the model's related products (rows with a positive score: real co-purchase neighbours) over eligible
   products, then filled up to `k` with eligible products of the same `product_type`, then of the same `vendor`, then
   trending, each in popularity order, never the product itself. Sources `model`, `same_type`, `same_vendor`,
@@ -23,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from storeloop.recsys.interactions import RECOMMENDATION_COLUMNS, empty_recommendations, not_cancelled
+from storeloop.recsys.protocol import new_items_only
 from storeloop.recsys.pyfunc import DEFAULT_K, model_input
 
 MODEL, TRENDING, SAME_TYPE, SAME_VENDOR = "model", "trending", "same_type", "same_vendor"
@@ -60,6 +64,28 @@ def score_customers(model: Any, order_lines: pd.DataFrame, k: int = DEFAULT_K,
     else:
         recs = recommender.recommend(history, k=k, exclude=exclude)
     return recs[list(RECOMMENDATION_COLUMNS)].reset_index(drop=True)
+
+
+def discovery_recommendations(model: Any, order_lines: pd.DataFrame, eligible: Iterable[str], k: int = DEFAULT_K,
+                              features: Any = None) -> pd.DataFrame:
+    """Every customer's `for_you` list (`CUSTOMER_COLUMNS`, source `model`): the model's top `k` among the `eligible`
+    products the customer has not bought (non-cancelled lines of `order_lines`)."""
+    history = model_input(not_cancelled(order_lines))
+    if history.empty:
+        return empty_recommendations().assign(source=pd.Series([], dtype=object))
+    recommender = recommender_of(model)
+    eligible = pd.Index(sorted(set(map(str, eligible))), dtype=object)
+    exclude = pd.Index(recommender.products_, dtype=object).difference(eligible)
+    if recommender.needs_features and features is None:
+        raise ValueError(f"{recommender.name} ranks on the dbt feature models: pass their tables (features=)")
+
+    def recommend(customers_history: pd.DataFrame, n: int) -> pd.DataFrame:
+        extra = {"features": features} if recommender.needs_features else {}
+        return recommender.recommend(customers_history, k=n, exclude=exclude, **extra)
+
+    bought = history[["customer_id", "product_id"]].astype(str).drop_duplicates()
+    recs = new_items_only(recommend, history, bought, k)
+    return recs.assign(source=MODEL)[list(CUSTOMER_COLUMNS)].reset_index(drop=True)
 
 
 def trending(popularity: pd.Series, eligible: Iterable[str]) -> pd.Series:

@@ -5,8 +5,10 @@ and code version as tags, the pyfunc model (signature + input example) and a mod
 registered under `model_name` with alias `challenger`; the live `champion` is loaded from the registry and
 re-evaluated on the same holdout; `champion` moves only if the challenger wins under `promotion.decide` (it must beat
 the champion and every baseline by the margin). The decision and its reason are version tags on the challenger; the
-promoted version records `previous_champion_version`, which `storeloop.recsys.rollback` uses. Registry stages are
-never used.
+promoted version records `previous_champion_version`, which `storeloop.recsys.rollback` uses. The `for_you` alias
+(the model whose new-items list is published as the discovery list) moves on its own rule,
+`promotion.decide_for_you`, over the same runs; it may point at the champion's version. Registry stages are never
+used.
 
 The registered model is exactly the one that was evaluated, i.e. fitted on the data before the cutoff: it is not
 refitted on all data, so what is promoted is what was measured. Recent purchases still count at scoring time, because
@@ -18,6 +20,7 @@ This module sets the process-wide MLflow tracking URI (`mlflow.set_tracking_uri`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -42,7 +45,15 @@ from storeloop.recsys.models import (
     RelatedProductsModel,
     RepeatPurchaseRecommender,
 )
-from storeloop.recsys.promotion import BASELINES, FALLBACK, Decision, decide, promotion_margin
+from storeloop.recsys.promotion import (
+    BASELINES,
+    FALLBACK,
+    Decision,
+    ForYouDecision,
+    decide,
+    decide_for_you,
+    promotion_margin,
+)
 from storeloop.recsys.protocol import (
     Evaluation,
     EvaluationData,
@@ -60,6 +71,7 @@ log = logging.getLogger(__name__)
 
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
+FOR_YOU_ALIAS = "for_you"  # the model whose new-items list is published as `for_you` (promotion.decide_for_you)
 RELATED_DEPTH = 30  # related products kept per product in the model artifact
 CHAMPION_ROW = "champion"  # name of the re-evaluated champion in metric tables
 
@@ -105,6 +117,10 @@ class TrainingResult:
     related_metrics: dict[str, float] = field(default_factory=dict)
     data_tags: dict[str, str] = field(default_factory=dict)
     candidates: dict[str, CandidateResult] = field(default_factory=dict)
+    for_you_version: int | None = None  # the `for_you` model after this run (None: no for_you list)
+    for_you_candidate: str | None = None
+    for_you_promoted: bool = False
+    for_you_reason: str = ""
 
 
 def default_candidates(seed: int = 0, ranker: bool = False) -> list[Recommender]:
@@ -188,11 +204,12 @@ def _pyfunc_recommend(model: Any):
 
 
 def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationData, k: int,
-                        features: RankerFeatures | None = None) -> ChampionCheck:
-    """Load the current `champion` from the registry and evaluate it like the candidates (None if there is none); a
-    champion that ranks on the dbt features reads them as of this run's cutoff, like the candidates."""
+                        features: RankerFeatures | None = None, alias: str = CHAMPION_ALIAS) -> ChampionCheck:
+    """Load the live model behind `alias` (the `champion`, or the `for_you` model) from the registry and evaluate it
+    like the candidates (None if there is none); a model that ranks on the dbt features reads them as of this run's
+    cutoff, like the candidates."""
     try:
-        version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
+        version = client.get_model_version_by_alias(model_name, alias)
     except mlflow.exceptions.MlflowException:
         return ChampionCheck(version=None, candidate=None, metrics=None)
     number = int(version.version)
@@ -203,7 +220,7 @@ def reevaluate_champion(client: MlflowClient, model_name: str, data: EvaluationD
                      else _pyfunc_recommend(model))
         evaluation = evaluate_model(recommend, data, k)
     except Exception as exc:  # a champion the current code cannot load or score cannot serve either
-        log.warning("champion version %s could not be re-evaluated: %r", number, exc)
+        log.warning("%s version %s could not be re-evaluated: %r", alias, number, exc)
         return ChampionCheck(number, version.tags.get("candidate"), None, error=f"{type(exc).__name__}: {exc}"[:300])
     return ChampionCheck(number, version.tags.get("candidate"), evaluation.metrics)
 
@@ -411,6 +428,12 @@ def train_and_register(
     if champion.metrics is not None and champion_label:
         table_metrics[champion_label] = champion.metrics
     log.info("decision: %s (%s): %s", decision.decision, decision.challenger, decision.reason)
+    live_for_you = (champion if _alias_version(client, model_name, FOR_YOU_ALIAS) == champion.version
+                    else reevaluate_champion(client, model_name, data, k, features, alias=FOR_YOU_ALIAS))
+    for_you = decide_for_you(metrics, k, margin, live_for_you.metrics,
+                             f"for_you v{live_for_you.version}" if live_for_you.version is not None else "for_you",
+                             live_for_you.error)
+    log.info("for_you: %s", for_you.reason)
 
     experiment_id = _get_or_create_experiment(experiment_name, artifact_location)
     results: dict[str, CandidateResult] = {}
@@ -446,8 +469,44 @@ def train_and_register(
         results[name] = CandidateResult(name, run.info.run_id, info.model_uri, params, evaluation.metrics,
                                         fit_seconds, eval_seconds, log_seconds)
 
-    return _register(client, model_name, results, decision, champion, margin, k, code_version, data_tags, reason,
-                     split, related_metrics)
+    result = _register(client, model_name, results, decision, champion, margin, k, code_version, data_tags, reason,
+                       split, related_metrics)
+    return _register_for_you(client, model_name, result, for_you, live_for_you, k, code_version)
+
+
+def _alias_version(client: MlflowClient, model_name: str, alias: str) -> int | None:
+    try:
+        return int(client.get_model_version_by_alias(model_name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def _register_for_you(client: MlflowClient, model_name: str, result: TrainingResult, decision: ForYouDecision,
+                      live: ChampionCheck, k: int, code_version: str) -> TrainingResult:
+    """Move the `for_you` alias when `decision` promotes a candidate (reusing the version this run registered for it,
+    if any); record the decision on the version that holds the alias afterwards."""
+    key_new = f"new.ndcg_at_{k}"
+    version, candidate = live.version, live.candidate
+    if decision.promote and decision.candidate is not None:
+        candidate = decision.candidate
+        registered = {result.challenger_candidate: result.challenger_version,
+                      result.champion_candidate: result.champion_version}
+        version = registered.get(candidate)
+        if version is None or client.get_model_version(model_name, str(version)).run_id != \
+                result.candidates[candidate].run_id:
+            version = int(mlflow.register_model(result.candidates[candidate].model_uri, model_name).version)
+            _tag_version(client, model_name, version, {"candidate": candidate, "code_version": code_version,
+                                                       "data.cutoff": result.data_tags.get("data.cutoff", "")})
+        client.set_registered_model_alias(model_name, FOR_YOU_ALIAS, str(version))
+        _tag_version(client, model_name, version, {
+            "for_you.decision": "promoted", f"for_you.{key_new}": repr(result.metrics[candidate][key_new]),
+            "for_you.previous_version": live.version if live.version is not None else "none",
+            "for_you.promoted_at": datetime.now(UTC).isoformat(timespec="seconds")})
+        log.info("%s version %s is now @%s: %s", model_name, version, FOR_YOU_ALIAS, decision.reason)
+    if version is not None:
+        _tag_version(client, model_name, version, {"for_you.last_decision_reason": decision.reason[:4900]})
+    return dataclasses.replace(result, for_you_version=version, for_you_candidate=candidate,
+                               for_you_promoted=decision.promote, for_you_reason=decision.reason)
 
 
 def _register(

@@ -1,5 +1,6 @@
-"""Writes of the scores in `ml.*` (migrations 0002 and 0004), replaced per run: each customer's and each product's
-list (`ml.customer_recommendations`, `ml.product_recommendations`), the shadow challenger's (`ml.shadow_*`) and its
+"""Writes of the scores in `ml.*` (migrations 0002, 0004 and 0006), replaced per run: each customer's and each product's
+list (`ml.customer_recommendations`, `ml.product_recommendations`), each customer's discovery list
+(`ml.for_you_recommendations`, the `for_you` model's), the shadow challenger's (`ml.shadow_*`) and its
 agreement with the champion (`ml.shadow_agreement`). What the store holds is `publish_state.py`'s."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 TABLE = "ml.customer_recommendations"
 PRODUCT_TABLE = "ml.product_recommendations"
 SHADOW_TABLES = {TABLE: "ml.shadow_customer_recommendations", PRODUCT_TABLE: "ml.shadow_product_recommendations"}
+FOR_YOU_TABLE = "ml.for_you_recommendations"
 AGREEMENT_TABLE = "ml.shadow_agreement"
 # what a recommendations frame carries (the recommender's output: storeloop.recsys.interactions.RECOMMENDATION_COLUMNS)
 RECOMMENDATION_COLUMNS = ("customer_id", "product_id", "rank", "score")
@@ -51,12 +53,13 @@ def _replace_run(conn: Connection | str, table: str, frame: pd.DataFrame, column
 
 def write_customer_recommendations(conn: Connection | str, recs: pd.DataFrame, model_version: int | str, run_id: str,
                                    scored_at: datetime | None = None, *, features_build: str | None = None,
-                                   shadow: bool = False) -> int:
-    """Replace the rows of `run_id` in `ml.customer_recommendations` (or its shadow table) with `recs`, in one
-    transaction (a rerun never duplicates). `recs` without `source` are the model's. Returns the rows written."""
+                                   shadow: bool = False, for_you: bool = False) -> int:
+    """Replace the rows of `run_id` in `ml.customer_recommendations` (or its shadow table, or with `for_you`
+    `ml.for_you_recommendations`) with `recs`, in one transaction (a rerun never duplicates). `recs` without `source`
+    are the model's. Returns the rows written."""
     if "source" not in recs.columns:
         recs = recs.assign(source="model")
-    table = SHADOW_TABLES[TABLE] if shadow else TABLE
+    table = _customer_table(shadow, for_you)
     return _replace_run(conn, table, recs, CUSTOMER_COLUMNS, model_version=model_version, run_id=run_id,
                         features_build=features_build, scored_at=scored_at)
 
@@ -86,10 +89,20 @@ def write_shadow_agreement(conn: Connection | str, run_id: str, *, champion_vers
                  float(lists_differ_share), float(champion_coverage), float(challenger_coverage)))
 
 
-def read_run(conn: Connection | str, run_id: str, *, products: bool = False, shadow: bool = False) -> pd.DataFrame:
-    """The lists a run scored (customer or product, champion or shadow), for publishing and comparisons."""
-    table = PRODUCT_TABLE if products else TABLE
-    table = SHADOW_TABLES[table] if shadow else table
+def _customer_table(shadow: bool, for_you: bool) -> str:
+    if shadow and for_you:
+        raise ValueError("the shadow challenger has no for_you list")
+    return SHADOW_TABLES[TABLE] if shadow else FOR_YOU_TABLE if for_you else TABLE
+
+
+def read_run(conn: Connection | str, run_id: str, *, products: bool = False, shadow: bool = False,
+             for_you: bool = False) -> pd.DataFrame:
+    """The lists a run scored (customer, customer `for_you`, or product; champion or shadow), for publishing and
+    comparisons."""
+    if products:
+        table = SHADOW_TABLES[PRODUCT_TABLE] if shadow else PRODUCT_TABLE
+    else:
+        table = _customer_table(shadow, for_you)
     columns = PRODUCT_COLUMNS if products else CUSTOMER_COLUMNS
     with connection(conn) as c:
         query = c.cursor().mogrify(f"select {', '.join(columns)} from {table} where run_id = %s", (run_id,))

@@ -6,7 +6,7 @@ storeloop.publish.plan's (the diff) and storeloop.publish.guardrails' (the last 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from storeloop.warehouse.db import Connection, copy_query_to_frame, copy_text_line
@@ -79,12 +79,14 @@ class PublishStateTable:
     conn: Connection
     run_id: str
     model_version: int
+    key_versions: dict[str, int] = field(default_factory=dict)  # a list kind from another model: its version
 
     def record_written(self, lists: pd.DataFrame) -> None:
         if lists.empty:
             return
         buffer = io.StringIO("".join(
-            copy_text_line((owner, key, digest, int(items), self.model_version, self.run_id))
+            copy_text_line((owner, key, digest, int(items), self.key_versions.get(key, self.model_version),
+                            self.run_id))
             for owner, key, digest, items in zip(lists["owner_gid"], lists["key"], lists["digest"], lists["items"],
                                                  strict=True)))
         with self.conn, self.conn.cursor() as cur:
