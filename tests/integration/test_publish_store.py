@@ -34,7 +34,7 @@ from support.shopify_admin import delete_product, set_product, shopify_connectio
 from sandbox.shopify_emulator import start_emulator, stop_emulator
 from sandbox.slack_sink import start_slack_sink, stop_slack_sink
 from storeloop.orchestration import score as score_task
-from storeloop.publish.metafields import value_digest
+from storeloop.publish.metafields import to_gids, value_digest
 from storeloop.recsys.models import ItemKNNRecommender, PopularityRecommender, RepeatPurchaseRecommender
 from storeloop.recsys.rollback import rollback
 from storeloop.shopify.client import ShopifyClient
@@ -69,7 +69,8 @@ def store(tmp_path, warehouse_db, mlflow_workspace, monkeypatch):
 
 def _run(run_id: str, **publish_kw) -> tuple[dict, dict]:
     scores = score_task.score(run_id)
-    return scores, score_task.publish(run_id, scores["model_version"], **publish_kw)
+    return scores, score_task.publish(run_id, scores["model_version"], for_you_version=scores["for_you_version"],
+                                      **publish_kw)
 
 
 def _desired(db: str, run_id: str) -> dict[tuple[str, str], list[str]]:
@@ -79,7 +80,8 @@ def _desired(db: str, run_id: str) -> dict[tuple[str, str], list[str]]:
     from storeloop.warehouse.ml_tables import read_run
 
     with psycopg2.connect(db) as conn:
-        lists, _, _ = score_task.desired_lists(read_run(conn, run_id), read_run(conn, run_id, products=True))
+        lists, _, _ = score_task.desired_lists(read_run(conn, run_id), read_run(conn, run_id, products=True),
+                                               read_run(conn, run_id, for_you=True))
     return {(r.owner_gid, r.key): json.loads(r.value) for r in lists.itertuples()}
 
 
@@ -91,19 +93,29 @@ def _state_matches_store(s: dict) -> None:
     assert dict(zip(held, digests, strict=True)) == {k: d for k, (d, _) in state.items()}
 
 
-def test_first_publish_writes_both_metafields_with_definitions_and_a_rerun_publishes_nothing(store):
-    register(RepeatPurchaseRecommender(), store["lines"], score_task.model_name())
+def test_first_publish_writes_the_three_metafields_with_definitions_and_a_rerun_publishes_nothing(store):
+    champion = register(RepeatPurchaseRecommender(), store["lines"], score_task.model_name())
+    for_you = register(ItemKNNRecommender(), store["lines"], score_task.model_name(), champion=False, for_you=True)
     scores, first = _run("run-1")
+    assert scores["for_you_version"] == for_you != champion
     assert first["publish_status"] == "complete" and first["plan"]["new"] == first["metafields_written"] > 0
     held = store_lists(store["url"])
     keys = {k for _, k in held}
-    assert keys == {"related_products", "buy_again"}
+    assert keys == {"related_products", "buy_again", "for_you"}
     assert held == _desired(store["db"], "run-1")
     _state_matches_store(store)
     related = [v for (o, k), v in held.items() if k == "related_products"]
     assert len(related) == len(store["products"]) and all(len(v) == 10 for v in related)
+    # for_you lists only products the customer never bought, and its lists record the for_you model's version
+    lines = store["lines"]
+    bought = pd.DataFrame({"owner": to_gids(lines["customer_id"], "Customer"),
+                           "item": to_gids(lines["product_id"], "Product")}).groupby("owner")["item"].agg(set)
+    for_you_lists = {o: v for (o, k), v in held.items() if k == "for_you"}
+    assert for_you_lists and all(not set(v) & bought[o] for o, v in for_you_lists.items())
+    versions = dict(query(store["db"], "select key, max(model_version) from ml.published_lists group by key"))
+    assert versions == {"related_products": champion, "buy_again": champion, "for_you": for_you}
     stats = requests.get(f"{store['url']}/_sandbox/stats", timeout=10).json()
-    assert stats["metafield_definitions"] == 2
+    assert stats["metafield_definitions"] == 3
     # customers without history keep the trending fallback in the warehouse, not in the store
     fallback = query(store["db"], "select count(distinct customer_id) from ml.customer_recommendations "
                                   "where run_id = 'run-1' and source = 'trending'")[0][0]
@@ -116,7 +128,7 @@ def test_first_publish_writes_both_metafields_with_definitions_and_a_rerun_publi
     _, next_night = _run("run-2")  # the next night, same champion, same history
     assert next_night["metafields_written"] == 0
     after = requests.get(f"{store['url']}/_sandbox/stats", timeout=10).json()["requests"]
-    assert after - before <= 2 * 2  # only the two definition checks per run reached Shopify's Admin API
+    assert after - before <= 2 * 3  # only the three definition checks per run reached Shopify's Admin API
 
 
 def test_a_model_that_recommends_one_product_to_everyone_is_stopped_and_nothing_is_written(store):

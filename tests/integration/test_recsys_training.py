@@ -114,7 +114,7 @@ def test_same_data_and_seed_give_the_same_metrics_and_the_champion_stays(workspa
     assert second.champion_before.metrics == pytest.approx(first.metrics[first.challenger_candidate])
     # an identical challenger does not beat it by the margin: registered as challenger, not promoted
     assert second.decision == "rejected" and not second.promoted
-    assert second.challenger_version == first.champion_version + 1
+    assert second.challenger_version == max(first.champion_version, first.for_you_version) + 1
     assert second.champion_version == first.champion_version
     c = client(workspace)
     assert int(c.get_model_version_by_alias(MODEL_NAME, "champion").version) == first.champion_version
@@ -125,6 +125,25 @@ def test_same_data_and_seed_give_the_same_metrics_and_the_champion_stays(workspa
     champion = c.get_model_version(MODEL_NAME, str(first.champion_version))
     assert champion.tags["decision"] == "promoted"  # its own tags are kept
     assert int(champion.tags["last_reevaluation.challenger_version"]) == second.challenger_version
+
+
+def test_for_you_goes_to_the_best_new_items_candidate_and_stays_on_the_same_data(workspace, first, second):
+    new = {name: m["new.ndcg_at_10"] for name, m in first.metrics.items()}
+    qualified = {n: v for n, v in new.items() if n != "popularity" and v >= 1.01 * new["popularity"]}
+    assert qualified, "the synthetic store should have a discovery list that beats popularity"
+    best = max(qualified, key=lambda n: (qualified[n], first.metrics[n]["all.ndcg_at_10"], n))
+    assert first.for_you_candidate == best and first.for_you_promoted
+    c = client(workspace)
+    version = c.get_model_version_by_alias(MODEL_NAME, "for_you")
+    assert int(version.version) == first.for_you_version
+    assert version.run_id == first.run_ids[first.for_you_candidate]
+    assert version.tags["for_you.decision"] == "promoted"
+    if first.for_you_candidate == first.challenger_candidate:  # one version holds both aliases
+        assert first.for_you_version == first.champion_version
+    # the same data again: the live for_you model is re-evaluated and not beaten by the margin, nothing moves
+    assert not second.for_you_promoted and second.for_you_version == first.for_you_version
+    assert "the live for_you" in second.for_you_reason and "stays" in second.for_you_reason
+    assert int(c.get_model_version_by_alias(MODEL_NAME, "for_you").version) == first.for_you_version
 
 
 def test_load_champion_predicts_top_k(workspace, store, first):

@@ -88,9 +88,10 @@ def write_marts(db: str, products: pd.DataFrame, customers: list[str], lines: pd
             for r in products.itertuples(index=False)])
 
 
-def register(model: Recommender, lines: pd.DataFrame, name: str, *, champion: bool = True) -> int:
+def register(model: Recommender, lines: pd.DataFrame, name: str, *, champion: bool = True,
+             for_you: bool = False) -> int:
     """Log `model` (fitted on `lines`) with the related-products table of `lines`, register it, optionally alias it
-    champion; returns its version. Artifacts go beside the MLflow database (tests' `mlflow_workspace`), never into
+    champion and/or for_you; returns its version. Artifacts go beside the MLflow database (tests' `mlflow_workspace`), never into
     the working directory."""
     related = RelatedProductsModel().fit(lines).related_products(30)
     uri = mlflow.get_tracking_uri()
@@ -103,8 +104,9 @@ def register(model: Recommender, lines: pd.DataFrame, name: str, *, champion: bo
     with mlflow.start_run(experiment_id=experiment_id):
         info = log_recommender(model.fit(lines), input_example=lines.head(20), related=related)
     version = int(mlflow.register_model(info.model_uri, name).version)
-    if champion:
-        mlflow.MlflowClient().set_registered_model_alias(name, "champion", str(version))
+    for alias, wanted in (("champion", champion), ("for_you", for_you)):
+        if wanted:
+            mlflow.MlflowClient().set_registered_model_alias(name, alias, str(version))
     return version
 
 

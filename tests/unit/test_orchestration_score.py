@@ -41,3 +41,21 @@ def test_a_stopped_publish_alerts_once_naming_the_rule(monkeypatch):
     assert len(posted) == 2
     assert "product_concentration" in posted[0] and "model v7" in posted[0] and "dry_run" in posted[0]
     assert "boom" in posted[1]
+
+
+def test_desired_lists_carry_for_you_as_its_own_key_and_only_model_lists_with_gids():
+    customers = pd.DataFrame({"customer_id": ["1", "1", "2"], "product_id": ["10", "11", "10"], "rank": [1, 2, 1],
+                              "score": [1.0, 0.5, 1.0], "source": ["model", "model", "trending"]})
+    for_you = pd.DataFrame({"customer_id": ["1", "csv:customer:x"], "product_id": ["12", "12"], "rank": [1, 1],
+                            "score": [0.3, 0.3], "source": ["model", "model"]})
+    related = pd.DataFrame({"product_id": ["10"], "related_product_id": ["11"], "rank": [1], "score": [1.0],
+                            "source": ["model"]})
+    lists, items, skipped = score.desired_lists(customers, related, for_you)
+    values = dict(zip(zip(lists["owner_gid"], lists["key"], strict=True), lists["value"], strict=True))
+    assert values == {
+        ("gid://shopify/Product/10", "related_products"): '["gid://shopify/Product/11"]',
+        ("gid://shopify/Customer/1", "buy_again"): '["gid://shopify/Product/10", "gid://shopify/Product/11"]',
+        ("gid://shopify/Customer/1", "for_you"): '["gid://shopify/Product/12"]',
+    }
+    assert skipped == {"related_rows_without_gid": 0, "pick_rows_not_published": 1, "for_you_rows_not_published": 1}
+    assert sorted(items["key"].unique()) == ["buy_again", "for_you", "related_products"]

@@ -62,3 +62,29 @@ def test_margin_from_the_environment(monkeypatch):
     monkeypatch.setenv("STORELOOP_PROMOTION_MARGIN", "five")
     with pytest.raises(ValueError, match="STORELOOP_PROMOTION_MARGIN"):
         promotion_margin()
+
+
+def test_for_you_goes_to_the_best_discovery_list_that_beats_popularity_on_new_items():
+    from storeloop.recsys.promotion import decide_for_you
+
+    metrics = {**BASE, "tifu_knn": m(0.30, 0.06), "ranker": m(0.31, 0.09), "cf": m(0.20, 0.10)}
+    d = decide_for_you(metrics, 10, 0.01, live=None)
+    # judged on new items only: cf lists worse overall but discovers best
+    assert (d.candidate, d.promote) == ("cf", True) and d.reason.startswith("first for_you model")
+    # popularity is the floor: 0.0504 is not 1 % better than 0.05; repeat purchase's new list is popularity's
+    d = decide_for_you({**BASE, "cf": m(0.20, 0.0504)}, 10, 0.01, live=None)
+    assert (d.candidate, d.promote) == (None, False) and "no for_you list is published" in d.reason
+    assert "popularity new.ndcg_at_10 0.0500" in d.reason
+
+
+def test_for_you_replaces_the_live_model_only_when_it_discovers_better_by_the_margin():
+    from storeloop.recsys.promotion import decide_for_you
+
+    metrics = {**BASE, "cf": m(0.20, 0.08)}
+    assert decide_for_you(metrics, 10, 0.01, live=m(0.30, 0.07)).promote
+    kept = decide_for_you(metrics, 10, 0.01, live=m(0.10, 0.0795), live_label="for_you v3")
+    assert (kept.candidate, kept.promote) == (None, False) and "the live for_you v3 stays" in kept.reason
+    none_qualify = decide_for_you({**BASE, "cf": m(0.3, 0.01)}, 10, 0.01, live=m(0.1, 0.08))
+    assert not none_qualify.promote and "the live for_you stays" in none_qualify.reason
+    broken = decide_for_you(metrics, 10, 0.01, live=None, live_error="ValueError: x")
+    assert broken.promote and "could not be evaluated" in broken.reason

@@ -142,3 +142,24 @@ def test_list_overlap_between_two_rankings():
     b = pd.DataFrame({"c": ["1"] * 2 + ["2"] * 2, "p": ["x", "y", "y", "z"], "rank": [1, 2, 1, 2]})
     agreement = list_overlap(a, b, "c", "p", k=2)
     assert agreement == {"owners": 2, "overlap": pytest.approx(0.75), "differ_share": pytest.approx(0.5)}
+
+
+def test_for_you_lists_only_eligible_products_the_customer_never_bought_in_the_model_order():
+    from storeloop.recsys.scoring import discovery_recommendations
+
+    store = make_store(n_customers=150, n_products=40, seed=7)
+    lines = store.order_lines
+    model = ItemKNNRecommender().fit(lines)
+    banned = set(model.products_[:5])
+    eligible = [p for p in model.products_ if p not in banned]
+    recs = discovery_recommendations(model, lines, eligible, k=6)
+    assert set(recs["source"]) == {"model"} and not recs["product_id"].isin(banned).any()
+    bought = lines.loc[~lines["is_cancelled"].fillna(False).astype(bool)] if "is_cancelled" in lines else lines
+    pairs = set(zip(bought["customer_id"].astype(str), bought["product_id"].astype(str), strict=True))
+    assert not any((c, p) in pairs for c, p in zip(recs["customer_id"], recs["product_id"], strict=True))
+    assert recs.groupby("customer_id")["rank"].agg(list).map(lambda r: r == list(range(1, len(r) + 1))).all()
+    # the order is the model's own ranking with the bought and ineligible products taken out
+    one = recs["customer_id"].iloc[0]
+    full = score_customers(model, lines.loc[lines["customer_id"].astype(str) == one], k=len(model.products_))
+    expected = [p for p in full.sort_values("rank")["product_id"] if p not in banned and (one, p) not in pairs][:6]
+    assert recs.loc[recs["customer_id"] == one].sort_values("rank")["product_id"].tolist() == expected
