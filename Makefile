@@ -10,7 +10,7 @@ help:
 	@echo "make setup    set up only (venv, .env, PostgreSQL, databases, Airflow DB, dbt manifest)"
 	@echo "make up       start the services;  make down  stop them all;  make status"
 	@echo "make run DAG=<dag_id> [CONF='<json>']   run one DAG once now through 'airflow dags test'"
-	@echo "make rollback REASON='...' [TO=<version>]  move @champion back to the previous champion, republish its lists"
+	@echo "make rollback REASON='...' [TO=<version>] [ALIAS=for_you]  move @champion (or @for_you) back to the previous one, republish"
 
 venv:
 	@bash scripts/bootstrap.sh
@@ -36,7 +36,7 @@ run: setup
 
 rollback: setup
 	@test -n "$(REASON)" || (echo "usage: make rollback REASON='why' [TO=<version>]" >&2; exit 2)
-	@eval "$$($(PY) -m devstack env)" && $(PY) -m storeloop.recsys.rollback --reason "$(REASON)" $(if $(TO),--to $(TO),)
+	@eval "$$($(PY) -m devstack env)" && $(PY) -m storeloop.recsys.rollback --reason "$(REASON)" $(if $(TO),--to $(TO),) $(if $(ALIAS),--alias $(ALIAS),)
 	@echo "▸ rescoring with the restored champion and republishing its lists (recommender_score, force: a rollback changes many lists at once)"
 	@$(PY) -m devstack run recommender_score --conf '{"force": true}'
 

@@ -49,6 +49,9 @@ def collect_summary(settings: Settings, runs: dict[str, dict]) -> dict:
         cur.execute("select count(distinct product_id) from ml.product_recommendations where run_id = %s",
                     (score_run,))
         summary["recommendations"]["products"] = cur.fetchone()[0]
+        cur.execute("select count(distinct customer_id), max(model_version) from ml.for_you_recommendations "
+                    "where run_id = %s", (score_run,))
+        summary["recommendations"]["for_you_customers"], summary["recommendations"]["for_you_version"] = cur.fetchone()
         cur.execute("select status, written, deleted, unchanged, failed, reason from ml.publish_runs "
                     "where run_id = %s", (score_run,))
         row = cur.fetchone()
@@ -63,6 +66,8 @@ def collect_summary(settings: Settings, runs: dict[str, dict]) -> dict:
             summary["drift"]["report_url"] = (env["STORELOOP_REPORTS_BASE_URL"] + "/drift/"
                                               + summary["drift"]["html_path"].split("/drift/", 1)[1])
     summary["model"] = champion_summary(env["MLFLOW_TRACKING_URI"], settings["STORELOOP_MODEL_NAME"])
+    summary["for_you_model"] = champion_summary(env["MLFLOW_TRACKING_URI"], settings["STORELOOP_MODEL_NAME"],
+                                                alias="for_you")
     stats = _get_json(f"http://127.0.0.1:{settings.port('shopify')}/_sandbox/stats")
     summary["store_metafields"] = stats.get("metafields")
     messages = _get_json(f"http://127.0.0.1:{settings.port('slack')}/_sandbox/messages")
@@ -71,11 +76,18 @@ def collect_summary(settings: Settings, runs: dict[str, dict]) -> dict:
     return summary
 
 
-def champion_summary(tracking_uri: str, model_name: str) -> dict:
+def champion_summary(tracking_uri: str, model_name: str, alias: str = "champion") -> dict | None:
+    """The model behind `alias`; None for a `for_you` alias training has not set (no discovery list beat popularity)."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
-    mv = client.get_model_version_by_alias(model_name, "champion")
+    try:
+        mv = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        if alias == "champion":
+            raise
+        return None
     run = client.get_run(mv.run_id)
     return {"name": model_name, "version": mv.version, "run_id": mv.run_id,
             "candidate": run.data.tags.get("candidate") or run.data.params.get("model"),
@@ -111,14 +123,24 @@ def print_summary(settings: Settings, summary: dict, seconds: float) -> None:
       f"{m.get('new.ndcg_at_10', float('nan')):.4f} new items (popularity {tag('baseline.popularity.new.ndcg_at_10')})")
     if tags.get("decision_reason"):
         p(f"            {tags.get('decision')}: {tags['decision_reason'][:300]}")
+    for_you = summary.get("for_you_model")
+    if for_you:
+        fm = for_you["metrics"]
+        p(f" For you    v{for_you['version']} @for_you ({for_you.get('candidate') or '?'}): NDCG@10 "
+          f"{fm.get('new.ndcg_at_10', float('nan')):.4f} on new items (popularity "
+          f"{tag('baseline.popularity.new.ndcg_at_10')}); the buy-again list as published: "
+          f"{m.get('new_in_list.ndcg_at_10', float('nan')):.4f}")
+    else:
+        p(" For you    no model beat popularity on new items: no for_you list (recommender_train's log says why)")
     rec = summary["recommendations"]
     p(f" Scored     {rec['customers']:,} customers ({rec['rows']:,} rows) → ml.customer_recommendations, "
+      f"{rec.get('for_you_customers') or 0:,} → ml.for_you_recommendations, "
       f"{rec.get('products') or 0:,} products → ml.product_recommendations")
     pub = summary.get("publish")
     if pub:
         p(f" Published  {pub['status']}: {pub['written']:,} lists written, {pub['deleted']:,} deleted, "
           f"{pub['unchanged']:,} unchanged, {pub['failed']:,} failed (ml.publish_runs); the store holds "
-          f"{summary['store_metafields']:,} metafields (storeloop.related_products, storeloop.buy_again)")
+          f"{summary['store_metafields']:,} metafields (storeloop.related_products, storeloop.buy_again, storeloop.for_you)")
         if pub.get("reason"):
             p(f"            {pub['reason'][:300]}")
     else:

@@ -127,7 +127,10 @@ def test_the_nightly_loop_runs_end_to_end(stack):
     # the write-back reached the store, the drift report exists, the team was told
     assert summary["store_metafields"] >= stats["products"] * 0.9
     metafields = _get_json(f"http://127.0.0.1:{stack.port('shopify')}/_sandbox/metafields")
-    assert {m["key"] for m in metafields} == {"related_products", "buy_again"}
+    # two customer lists: buy again (the champion's) and for you (only products the customer never bought)
+    assert summary["for_you_model"] is not None, "no for_you model: no candidate beat popularity on new items"
+    assert rec["for_you_customers"] > 0 and str(rec["for_you_version"]) == str(summary["for_you_model"]["version"])
+    assert {m["key"] for m in metafields} == {"related_products", "buy_again", "for_you"}
     assert summary["publish"]["status"] == "complete" and summary["publish"]["written"] == len(metafields)
     # only products a shopper can buy are listed
     import psycopg2

@@ -104,3 +104,13 @@ def test_rollback_restores_the_previous_champion(tracking, store, capsys):
     # v1 was the first champion: nothing further back, and the CLI says so
     assert rollback_main(["--tracking-uri", uri, "--model-name", "roll"]) == 1
     assert "nothing to roll back to" in capsys.readouterr().err
+    # the for_you list's model rolls back on its own alias; the champion does not move
+    current = v2.for_you_version
+    assert current is not None
+    target = next(v for v in (v1.champion_version, v2.champion_version) if v != current)
+    assert rollback_main(["--tracking-uri", uri, "--model-name", "roll", "--alias", "for_you", "--to", str(target),
+                          "--reason", "for_you CTR"]) == 0
+    assert f"@for_you from version {current} to {target}" in capsys.readouterr().out
+    assert int(client.get_model_version_by_alias("roll", "for_you").version) == target
+    assert int(client.get_model_version_by_alias("roll", "champion").version) == v1.champion_version
+    assert client.get_model_version("roll", str(current)).tags["for_you.rollback_reason"] == "for_you CTR"
