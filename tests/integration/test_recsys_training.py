@@ -103,6 +103,7 @@ def test_runs_carry_params_metrics_snapshot_code_version_and_a_model_card(worksp
         card = mlflow.artifacts.load_text(f"runs:/{run_id}/model_card.md")
         assert f"# Model card: {name}" in card
         assert "repeat_purchase" in card and "popularity" in card and "Known limits" in card
+        assert "**for_you list** (new items only" in card
     assert str(workspace / "artifacts" / "recsys-a") in mlflow.get_experiment_by_name("recsys-a").artifact_location
 
 

@@ -65,7 +65,9 @@ def model_card(
     related_metrics: dict[str, float],
     champion_label: str | None,
     explanation: str = "",
+    for_you: Any = None,
 ) -> str:
+    """The card of one candidate's run; `for_you` is the run's `promotion.ForYouDecision` (the discovery list)."""
     role = "baseline" if candidate in BASELINES else "candidate"
     if candidate == decision.challenger:
         verdict = f"**Challenger. Decision: {decision.decision}.** {decision.reason}"
@@ -73,6 +75,10 @@ def model_card(
         verdict = f"**Registered as champion (fallback).** {decision.reason}"
     else:
         verdict = f"Not registered: the challenger of this run is {decision.challenger}."
+    if for_you is not None:
+        mine = "this model" if candidate == for_you.candidate else f"{for_you.candidate or 'no candidate'}"
+        verdict += (f"\n\n**for_you list** (new items only; `promotion.decide_for_you`): "
+                    f"{'promoted ' + mine if for_you.promote else 'not moved'}. {for_you.reason}")
     data_lines = "\n".join(f"- `{key}`: {value}" for key, value in sorted(data_tags.items()))
     seg = segments.loc[segments["segment_type"].isin(["country", "cohort"])]
     seg_table = seg[["setting", "segment_type", "segment", "n_customers", "ndcg", "hit_rate"]] if len(seg) else seg

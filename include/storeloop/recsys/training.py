@@ -451,7 +451,8 @@ def train_and_register(
                            related_metrics=related_metrics, champion_label=champion_label
                            if champion.metrics is not None else None,
                            explanation=ranker_explanation(recommender, ablations[name], k)
-                           if name in ablations and isinstance(recommender, LearnedRanker) else ""),
+                           if name in ablations and isinstance(recommender, LearnedRanker) else "",
+                           for_you=for_you),
                 "model_card.md",
             )
             mlflow.log_text(evaluation.segments.to_csv(index=False), "segments.csv")
