@@ -11,6 +11,7 @@ from storeloop.recsys.protocol import (
     evaluate_model,
     evaluate_related,
     evaluation_data,
+    ranked_lists,
 )
 from storeloop.recsys.split import time_split
 
@@ -74,6 +75,26 @@ def test_new_items_by_post_filtering_equals_masking_in_the_model():
     via_protocol = evaluate_model(plain.recommend, data, k=10).per_customer["new"]
     via_mask = evaluate_model(masked.recommend, data, k=10).per_customer["new"]
     pd.testing.assert_frame_equal(via_protocol, via_mask)
+
+
+def test_one_pass_gives_the_all_items_list_the_model_gives_for_k():
+    store = make_store(n_customers=400, n_products=80, seed=9)
+    split = time_split(store.order_lines, holdout_days=30)
+    data = evaluation_data(split)
+    model = ItemKNNRecommender().fit(split.train)
+    calls = []
+
+    def recommend(history, k):
+        calls.append(history["customer_id"].nunique())
+        return model.recommend(history, k)
+
+    all_recs, _ = ranked_lists(recommend, data.history, data.bought, 10)
+    direct = model.recommend(data.history, 10)[["customer_id", "product_id", "rank", "score"]]
+    order = ["customer_id", "rank"]
+    pd.testing.assert_frame_equal(all_recs.sort_values(order).reset_index(drop=True),
+                                  direct.astype({"customer_id": str, "product_id": str}).sort_values(order)
+                                  .reset_index(drop=True))
+    assert sum(calls) == data.history["customer_id"].nunique()  # each customer asked once
 
 
 def test_segments_from_dim_customers_or_from_order_lines():

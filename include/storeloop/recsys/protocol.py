@@ -16,8 +16,9 @@
 A model is evaluated through a function `recommend(history, k) -> recommendations`, so a fitted recommender and a
 pyfunc loaded from the registry are measured by exactly the same code. The new-items ranking is obtained by asking
 the model for `k + (number of products the customer bought)` items and dropping the bought ones, which gives the
-same list as masking them before the top-k (the order among the remaining products is unchanged). Customers are
-grouped by history size (powers of two) so the extra length stays small.
+same list as masking them before the top-k (the order among the remaining products is unchanged); the all-items
+list is the first `k` of the same answer (`ranked_lists`). Customers are grouped by history size (powers of two)
+so the extra length stays small.
 """
 
 from __future__ import annotations
@@ -73,26 +74,37 @@ def evaluation_data(split: TimeSplit, segments: pd.DataFrame | None = None) -> E
     )
 
 
-def new_items_only(recommend: RecommendFn, history: pd.DataFrame, bought: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Top-k per customer of `history` among products they have not bought (`bought`: customer_id, product_id as
-    str), from the model's own ranking: the `new` setting's lists, and the published `for_you` list
-    (recsys/scoring.discovery_recommendations). Columns `customer_id, product_id, rank, score`."""
+def ranked_lists(recommend: RecommendFn, history: pd.DataFrame, bought: pd.DataFrame,
+                 k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both settings' lists from one pass over the customers of `history`: the top `k` over all products, and the top
+    `k` among products they have not bought (`bought`: customer_id, product_id as str). The model is asked once per
+    group of customers for `k + 2^ceil(log2(n bought))` products; the all-items list is the first `k` of that ranking
+    (a model ranks by score, so its first `k` of a longer list are its top `k`), the new-items list that ranking
+    without the bought products. One call per customer instead of two halves the evaluation of a model whose cost
+    is per customer, not per listed product (the ranker, TIFU-KNN). Columns `customer_id, product_id, rank, score`."""
     n_bought = bought.groupby("customer_id").size()
     extra = np.power(2, np.ceil(np.log2(np.maximum(n_bought.to_numpy(), 1)))).astype(np.int64)
     bucket = pd.Series(extra, index=n_bought.index)
     history_customers = history["customer_id"].astype(str)
+    columns = ["customer_id", "product_id", "rank", "score"]
     frames = []
     for size in np.unique(extra):
         members = bucket.index[bucket.to_numpy() == size]
         recs = recommend(history.loc[history_customers.isin(members)], k + int(size))
-        frames.append(recs[["customer_id", "product_id", "rank", "score"]].astype(
-            {"customer_id": str, "product_id": str}))
-    columns = ["customer_id", "product_id", "rank", "score"]
+        frames.append(recs[columns].astype({"customer_id": str, "product_id": str}))
     recs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    recs = recs.sort_values(["customer_id", "rank"], kind="stable")
+    all_recs = recs.loc[recs.groupby("customer_id").cumcount() < k].reset_index(drop=True)
     recs = recs.merge(bought.assign(_bought=True), on=["customer_id", "product_id"], how="left")
-    recs = recs.loc[recs["_bought"].isna()].sort_values(["customer_id", "rank"], kind="stable")
+    recs = recs.loc[recs["_bought"].isna()]
     recs["rank"] = recs.groupby("customer_id").cumcount() + 1
-    return recs.loc[recs["rank"] <= k, columns].reset_index(drop=True)
+    return all_recs, recs.loc[recs["rank"] <= k, columns].reset_index(drop=True)
+
+
+def new_items_only(recommend: RecommendFn, history: pd.DataFrame, bought: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Top-k per customer of `history` among products they have not bought, from the model's own ranking: the `new`
+    setting's lists, and the published `for_you` list (recsys/scoring.discovery_recommendations)."""
+    return ranked_lists(recommend, history, bought, k)[1]
 
 
 def coverage(recs: pd.DataFrame, k: int, n_catalogue: int) -> float:
@@ -103,9 +115,9 @@ def coverage(recs: pd.DataFrame, k: int, n_catalogue: int) -> float:
 
 def evaluate_model(recommend: RecommendFn, data: EvaluationData, k: int = 10) -> Evaluation:
     """Evaluate one model in both settings (see the module docstring)."""
-    all_recs = recommend(data.history, k)
-    all_recs = all_recs[["customer_id", "product_id", "rank"]].astype({"customer_id": str, "product_id": str})
-    recs = {"all": all_recs, "new": new_items_only(recommend, data.history, data.bought, k)}
+    all_recs, new_recs = ranked_lists(recommend, data.history, data.bought, k)
+    all_recs = all_recs[["customer_id", "product_id", "rank"]]
+    recs = {"all": all_recs, "new": new_recs[["customer_id", "product_id", "rank"]]}
     metrics: dict[str, float] = {}
     per_customer: dict[str, pd.DataFrame] = {}
     for setting in SETTINGS:
