@@ -11,13 +11,21 @@ reads twice more with `--vars as_of`: at the training cutoff T = C - 30 days and
 start of the 30-day holdout), reading each into memory. The order lines come from `marts.fct_order_lines`.
 Baselines (popularity, repeat purchase, TIFU-KNN) are fitted on the lines before C; the ranker learns from the
 candidates as of T labelled by (T, C] and is evaluated with the features as of C, by `recsys/protocol.py` like
-every candidate of `recommender_train`. Prints the metric table, times, and with `--ablation` the ranker without
-each feature group, plus the feature importances.
+every candidate of `recommender_train`. Prints the metric table, times, the two lists' decisions
+(`promotion.decide` for `buy_again`, `promotion.decide_for_you` for `for_you`), and with `--ablation` the ranker
+without each feature group, plus the feature importances.
+
+Peak RSS: the warehouse is filled and the features are read in a child process, which hands the split, the
+evaluation data and the feature tables over in a pickle; the parent then fits and evaluates, so its peak RSS is
+that of training and evaluation with their inputs in memory (what recommender_train's task holds), not of the
+simulation or the loads.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import pickle
 import resource
 import sys
 import time
@@ -37,6 +45,7 @@ from sandbox.store_simulator import simulate_store  # noqa: E402
 from storeloop.recsys.card import comparison_table  # noqa: E402
 from storeloop.recsys.interactions import not_cancelled  # noqa: E402
 from storeloop.recsys.models import PopularityRecommender, RepeatPurchaseRecommender  # noqa: E402
+from storeloop.recsys.promotion import decide, decide_for_you  # noqa: E402
 from storeloop.recsys.protocol import evaluate_model, evaluation_data  # noqa: E402
 from storeloop.recsys.ranker import (  # noqa: E402
     FEATURE_GROUPS,
@@ -124,6 +133,31 @@ def prepare(source: str, holdout_days: int, timing: list[tuple[str, float]], db:
     return split, data, at_t, at_c
 
 
+def _prepare_to_file(source: str, holdout_days: int, db: str, path: str) -> None:
+    timing: list[tuple[str, float]] = []
+    prepared = prepare(source, holdout_days, timing, db)
+    with open(path, "wb") as f:
+        pickle.dump((prepared, timing, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), f,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def prepare_in_child(source: str, holdout_days: int, db: str):
+    """`prepare` in a spawned process (its memory is freed before training starts); returns its results, timing and
+    peak RSS in KB."""
+    path = ROOT / ".local" / "bench_ranker" / db / "prepared.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    child = multiprocessing.get_context("spawn").Process(target=_prepare_to_file,
+                                                         args=(source, holdout_days, db, str(path)))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"preparing {source} failed (exit {child.exitcode}): see above")
+    with open(path, "rb") as f:
+        prepared, timing, child_rss = pickle.load(f)
+    path.unlink()
+    return prepared, timing, child_rss
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--source", default="sim:M:21", help="sim:SIZE:SEED, cj, cj-thin[:RATE] or fixture[:FILE]")
@@ -131,8 +165,8 @@ def main() -> None:
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--db", default=BENCH_DB, help="the database to (re)create for this run")
     opts = ap.parse_args()
-    timing: list[tuple[str, float]] = []
-    split, data, at_t, at_c = prepare(opts.source, opts.holdout_days, timing, opts.db)
+    (split, data, at_t, at_c), timing, prepare_rss = prepare_in_child(opts.source, opts.holdout_days, opts.db)
+    t0 = time.perf_counter()
 
     metrics: dict[str, dict[str, float]] = {}
     for model in (PopularityRecommender(), RepeatPurchaseRecommender(), TIFUKNNRecommender()):
@@ -162,6 +196,7 @@ def main() -> None:
         print(f"  {name}: all ndcg {metrics[name]['all.ndcg_at_10']:.4f}, new ndcg {metrics[name]['new.ndcg_at_10']:.4f}",
               flush=True)
 
+    timing.append(("training and evaluation, all models above", time.perf_counter() - t0))
     pd.set_option("display.width", 250)
     print("\n| step | seconds |\n|---|---:|")
     for step, seconds in timing:
@@ -170,7 +205,11 @@ def main() -> None:
     cols = ["model", "all.ndcg@10", "all.hit_rate@10", "new.ndcg@10", "new.hit_rate@10", "new_in_list.ndcg@10",
             "new_in_list.hit_rate@10"]
     print("\n" + table[cols].to_markdown(index=False, floatfmt=".4f"))
+    main_metrics = {n: m for n, m in metrics.items() if n in ("popularity", "repeat_purchase", "tifu_knn", "ranker")}
+    print(f"\nbuy_again (promotion.decide, margin 1 %, no champion): {decide(main_metrics, 10, 0.01, None).reason}")
+    print(f"for_you (promotion.decide_for_you, margin 1 %): {decide_for_you(main_metrics, 10, 0.01, None).reason}")
     if "ranker" not in metrics:
+        _print_rss(prepare_rss)
         return
     best = max(("popularity", "repeat_purchase", "tifu_knn"), key=lambda n: metrics[n]["all.ndcg_at_10"])
     gain = metrics["ranker"]["all.ndcg_at_10"] / metrics[best]["all.ndcg_at_10"] - 1
@@ -179,7 +218,13 @@ def main() -> None:
     if importance is not None:
         print("\nfeature importance (gain, share):")
         print((importance / importance.sum()).round(4).to_string())
-    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    _print_rss(prepare_rss)
+
+
+def _print_rss(prepare_rss_kb: int) -> None:
+    print(f"\npeak RSS: training and evaluation (this process) "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; preparing (child: simulation or "
+          f"export load, dbt, feature reads) {prepare_rss_kb / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
