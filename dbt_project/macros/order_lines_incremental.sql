@@ -69,22 +69,19 @@
 {%- endmacro %}
 
 {#-
-    pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines),
-    after logging them in the change log the feature state reads (macros/feature_state.sql). A full build or the
-    empty-and-rebuild path logs that every order changed.
+    pre-hook: on an incremental run, delete every line of the changed orders (the model then inserts their lines); with
+    more than var `order_lines_max_listed_orders` changed orders, empty the table (the model then inserts every line).
 -#}
 {% macro order_lines_delete_changed() -%}
     {%- if is_incremental() -%}
         {%- set order_ids = id_list(order_lines_changed_orders()) -%}
         {%- if order_ids is none -%}
-        {{ log_all_order_lines_changed() }};
         truncate {{ this }}
         {%- else -%}
-        {{ log_order_line_changes(order_ids) }};
         delete from {{ this }} where order_id = any({{ id_array(order_ids) }})
         {%- endif -%}
     {%- else -%}
-        {{ log_all_order_lines_changed() }}
+        select 1
     {%- endif -%}
 {%- endmacro %}
 
