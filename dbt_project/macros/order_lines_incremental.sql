@@ -1,3 +1,6 @@
+{#- Measured saving (bench/bench_dbt_build.py --size L --seed 1, 2026-12-07 at 69bf47f, a loaded machine; bench/README.md):
+    node time, full build -> night 1 / night 2: fct_order_lines 75.6 s -> 13.8 / 17.7 s, int_shopify__orders
+    26.7 s -> 6.4 / 14.8 s. -#}
 {#-
     Incremental maintenance of fct_order_lines (see the model's yml and docs/features.md).
 
