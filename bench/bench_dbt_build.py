@@ -10,12 +10,10 @@
    orders and their lines, customers who ordered get a new updated_at) plus late changes to existing orders
    (`--cancel` orders cancelled and `--refund` orders refunded, each with a new updated_at), loads exactly those
    changed records as one more ingest run, as an incremental Shopify pull (`updated_at:>=` last run) would, and times
-   the nightly `dbt build` (fct_order_lines, int_shopify__orders and the feature state incremental; the feature
-   tables computed from the state; the dims rebuilt). Night 1 is the first nightly run after the backfill, night 2
-   the steady state.
-4. Unless `--no-verify`: rebuilds the three state-fed feature tables with their full SQL at night 2's cutoff and
-   checks they equal night 2's; then times a `dbt build --full-refresh` on the same data and checks that the
-   incremental fct_order_lines and feature state have exactly the rows of the full refresh.
+   the nightly `dbt build` (fct_order_lines and int_shopify__orders incremental; the feature tables and the dims
+   rebuilt). Night 1 is the first nightly run after the backfill, night 2 the steady state.
+4. Unless `--no-verify`: times a `dbt build --full-refresh` on the same data and checks that the incremental
+   fct_order_lines has exactly the rows of the full refresh.
 
 Prints a table: phase | seconds | fct_order_lines rows | slowest nodes. dbt runs with the project's profiles.yml
 (threads: 2) against STORELOOP_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres; the bench
@@ -238,32 +236,6 @@ def slowest(results: dict, n: int = 4) -> str:
     return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s" for r in nodes)
 
 
-STATE_TABLES = {"feature_state__customers": "customer_id", "feature_state__customer_products": "customer_id, product_id",
-                "feature_state__co_purchase_pairs": "product_id, other_product_id"}
-STATE_FED = {"customer_features": "customer_id", "fct_customer_product_interactions": "customer_id, product_id",
-             "product_co_purchase": "product_id, other_product_id"}
-
-
-def differing_rows(conn, left: str, right: str, keys: str) -> int:
-    """Rows of two tables with the same columns that differ (matched on `keys`; floats to 1e-9 relative)."""
-    schema, table = right.split(".")
-    with conn.cursor() as cur:
-        cur.execute("select column_name, data_type from information_schema.columns where table_schema = %s "
-                    "and table_name = %s", (schema, table))
-        columns = cur.fetchall()
-        floats = [c for c, t in columns if t == "double precision"]
-        others = [c for c, _ in columns if c not in floats]
-        first_key = keys.split(",")[0].strip()
-        close = " or ".join(f"abs(l.{c} - r.{c}) > 1e-9 * greatest(1, abs(r.{c}))" for c in floats) or "false"
-        cur.execute(f"""select count(*) from {left} l full join {right} r using ({keys})
-                        where l.{first_key} is null or r.{first_key} is null
-                           or ({", ".join(f"l.{c}" for c in others)}) is distinct from ({", ".join(f"r.{c}" for c in others)})
-                           or {close}""")
-        (n,) = cur.fetchone()
-    conn.commit()
-    return n
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", default="L")
@@ -326,18 +298,7 @@ def main() -> None:
                          f"{fct['execution_time']:.1f}s; slowest: {slowest(results)}"))
         with conn.cursor() as cur:
             cur.execute("create table public.fct_incremental as select * from marts.fct_order_lines")
-            for table in [*STATE_TABLES, *STATE_FED]:
-                cur.execute(f"create table public.{table} as select * from marts.{table}")
-            cur.execute("select distinct as_of from marts.customer_features")
-            (as_of,) = cur.fetchone()
         conn.commit()
-
-        if not opts.no_verify:
-            # the feature tables night 2 computed from the state == their full SQL at the same cutoff
-            seconds, _ = run_dbt(["run", "-s", *STATE_FED, "--vars", f"{{as_of: '{as_of.isoformat()}'}}"], env, work)
-            diffs = {t: differing_rows(conn, f"public.{t}", f"marts.{t}", keys) for t, keys in STATE_FED.items()}
-            verdict = "identical" if not any(diffs.values()) else f"DIFFER: {diffs}"
-            rows.append(("night 2 feature tables vs their full SQL", seconds, "", verdict))
 
         if not opts.no_verify:
             seconds, results = run_dbt(["build", "--full-refresh"], env, work)
@@ -352,9 +313,6 @@ def main() -> None:
             conn.commit()
             verdict = "identical" if only_inc == only_full == 0 else f"DIFFER: {only_inc} / {only_full} rows"
             rows.append(("incremental fct_order_lines vs full refresh", 0.0, "", verdict))
-            diffs = {t: differing_rows(conn, f"public.{t}", f"marts.{t}", keys) for t, keys in STATE_TABLES.items()}
-            verdict = "identical" if not any(diffs.values()) else f"DIFFER: {diffs}"
-            rows.append(("incremental feature state vs full refresh", 0.0, "", verdict))
     finally:
         conn.close()
         if not opts.keep_db:

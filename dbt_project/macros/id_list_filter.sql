@@ -1,3 +1,5 @@
+{#- A helper of the incremental models and the nightly test scope: its saving is theirs (order_lines_incremental.sql,
+    nightly_test_scope.sql). -#}
 {#-
     `column = any(array['<id>', ...])` for the ids `ids_sql` returns, read now and written into the SQL as constants.
     Postgres pushes such a filter down through the staging views' DISTINCT ON and window functions (keyed by the id)

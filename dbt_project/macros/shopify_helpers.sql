@@ -28,9 +28,3 @@
 {% macro days_between(start_ts, end_ts) -%}
     (cast(extract(epoch from ({{ end_ts }}) - ({{ start_ts }})) as double precision) / 86400.0)
 {%- endmacro %}
-
-{#- A customer's average days between two orders of a product: first to last purchase over (orders - 1); null with
-    one order. Used by fct_customer_product_interactions in both of its build paths. -#}
-{% macro repurchase_interval_days(first_ts, last_ts, n_orders) -%}
-    case when {{ n_orders }} > 1 then {{ days_between(first_ts, last_ts) }} / ({{ n_orders }} - 1) end
-{%- endmacro %}

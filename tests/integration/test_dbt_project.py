@@ -79,16 +79,16 @@ def test_dbt_build_turns_raw_versions_into_latest_marts(warehouse: Warehouse, tm
     ) == [(True,)]
 
     interactions = {
-        (c, p): (n, qty, rev)
-        for c, p, n, qty, rev in q(
-            "select customer_id, product_id, n_orders, quantity, revenue from marts.fct_customer_product_interactions"
+        (c, p): (n, qty, share)
+        for c, p, n, qty, share in q(
+            "select customer_id, product_id, n_orders, quantity, order_share from marts.fct_customer_product_interactions"
         )
     }
     assert interactions == {
-        (C_ANN, P_MUG): (2, 5, Decimal("69.00")),  # order 1 (2 x 12.00) + edited order 2 (3 x 15.00)
-        (C_ANN, P_TEE): (1, 1, Decimal("20.00")),
-        (C_BOB, P_MUG): (1, 1, Decimal("11.00")),  # refunded order kept; Bob's cancelled poster order is not here
-        (C_CAT, P_POSTER): (1, 2, Decimal("17.00")),  # the custom item without product is not here
+        (C_ANN, P_MUG): (2, 5, 1.0),  # order 1 (2 units) + edited order 2 (3 units): both of Ann's orders
+        (C_ANN, P_TEE): (1, 1, 0.5),
+        (C_BOB, P_MUG): (1, 1, 1.0),  # refunded order kept; Bob's cancelled poster order is not here
+        (C_CAT, P_POSTER): (1, 2, 1.0),  # the custom item without product is not here
     }
 
     # the build log names the dbt invocation that built each mart (recommender_train tags its runs with it)

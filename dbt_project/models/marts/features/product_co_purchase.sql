@@ -1,59 +1,13 @@
 -- Products bought together, as of the cutoff (var `as_of`, default: the start of the run): one row per ordered
 -- pair (product_id, other_product_id) of distinct products that appear in the same order (orders placed by the
--- cutoff and not cancelled by it), both directions. With N = orders with at least one product,
---   pair_count = orders containing both,  lift = pair_count * N / (orders with product_id * orders with other),
+-- cutoff and not cancelled by it), both directions. With N = orders with at least one product and
+-- pair_count = orders containing both,
+--   lift = pair_count * N / (orders with product_id * orders with other),
 --   confidence = pair_count / orders with product_id  (P(other | product)).
--- Pairs seen in fewer than var `co_purchase_min_pair_count` orders (default 1) are left out.
--- A build without an explicit `as_of` reads the pair counts from the feature state (macros/feature_state.sql) when
--- that gives the same rows.
-
--- depends_on: {{ ref('feature_state__co_purchase_pairs') }}
+-- Pairs seen in fewer than var `co_purchase_min_pair_count` orders (default 1) are left out. Only the columns the
+-- ranker reads are built (include/storeloop/recsys/ranker.py, FEATURE_MODELS).
 
 with
-
-{% if feature_state_usable(['feature_state__co_purchase_pairs']) -%}
-
-n_orders as (
-
-    select cast(pair_count as bigint) as n
-
-    from {{ ref('feature_state__co_purchase_pairs') }}
-
-    where product_id = '(orders)'
-        and other_product_id = '(orders)'
-
-),
-
--- (joined twice: not materialized, so the planner keeps the table's statistics and hashes it)
-product_orders as not materialized (
-
-    select
-        product_id,
-        cast(pair_count as bigint) as n_orders
-
-    from {{ ref('feature_state__co_purchase_pairs') }}
-
-    where product_id = other_product_id
-        and product_id <> '(orders)'
-
-),
-
-pairs as (
-
-    select
-        product_id,
-        other_product_id,
-        cast(pair_count as bigint) as pair_count
-
-    from {{ ref('feature_state__co_purchase_pairs') }}
-
-    where product_id <> other_product_id
-        and pair_count >= {{ var('co_purchase_min_pair_count') | int }}
-
-),
-
-{%- else -%}
-
 
 order_lines as (
 
@@ -112,16 +66,11 @@ pairs as (
 
 ),
 
-{%- endif %}
-
 final as (
 
     select
         pairs.product_id,
         pairs.other_product_id,
-        cast(pairs.pair_count as integer) as pair_count,
-        cast(pa.n_orders as integer) as product_order_count,
-        cast(pb.n_orders as integer) as other_product_order_count,
         cast(pairs.pair_count * n_orders.n / cast(pa.n_orders * pb.n_orders as double precision) as double precision)
             as lift,
         cast(pairs.pair_count / cast(pa.n_orders as double precision) as double precision) as confidence,
