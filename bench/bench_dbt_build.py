@@ -44,6 +44,7 @@ for p in (ROOT, ROOT / "include"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from devstack import postgres  # noqa: E402
 from sandbox.store_simulator import StoreData, advance, country_codes, simulate_store  # noqa: E402
 from storeloop.warehouse.migrations import migrate  # noqa: E402
 from storeloop.warehouse.raw_schema import BATCHES_TABLE, RAW_TABLES  # noqa: E402
@@ -183,16 +184,10 @@ def fresh_database(name: str) -> tuple[dict[str, str], str]:
     """Drop and create database `name` on the bench server; returns the environment dbt_project/profiles.yml reads
     for it and its URL. Used by every bench that builds a warehouse (bench_dbt_build, bench_ranker,
     eval_fixture_orders)."""
-    admin = psycopg2.connect(admin_url())
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-            cur.execute(f'create database "{name}"')
-        dsn = admin.get_dsn_parameters()
-    finally:
-        admin.close()
-    password = psycopg2.extensions.parse_dsn(admin_url()).get("password", "")
+    drop_database(name)
+    postgres.ensure_database(_server_url(), name)
+    dsn = psycopg2.extensions.parse_dsn(admin_url())
+    password = dsn.get("password", "")
     env = {**os.environ, "STORELOOP_WAREHOUSE_HOST": dsn.get("host", "127.0.0.1"),
            "STORELOOP_WAREHOUSE_PORT": dsn.get("port", "5432"), "STORELOOP_WAREHOUSE_USER": dsn.get("user", "postgres"),
            "STORELOOP_WAREHOUSE_PASSWORD": password, "STORELOOP_WAREHOUSE_DBNAME": name,
@@ -202,14 +197,13 @@ def fresh_database(name: str) -> tuple[dict[str, str], str]:
     return env, url
 
 
+def _server_url() -> str:
+    """`admin_url()` without its database: what devstack.postgres' helpers take."""
+    return admin_url().rsplit("/", 1)[0]
+
+
 def drop_database(name: str) -> None:
-    admin = psycopg2.connect(admin_url())
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        admin.close()
+    postgres.drop_database(_server_url(), name)
 
 
 # ---------------------------------------------------------------------------------------------------------- dbt runs

@@ -75,8 +75,7 @@ def _score_model(conn, model, run_id: str, version: int, *, shadow: bool, inputs
 
     k = publish_k()
     recommender = recommender_of(model)
-    products = inputs["products"]
-    eligible = products.loc[products["recommendable"], "product_id"]
+    products, eligible = inputs["products"], inputs["eligible"]
     features = _features_for(conn, recommender, inputs)
     customers = customer_recommendations(recommender, inputs["order_lines"], inputs["customers"], eligible, k,
                                          features=features)
@@ -105,9 +104,7 @@ def _score_for_you(conn, run_id: str, inputs: dict) -> dict:
                                        0, run_id, for_you=True)
         return {"for_you_version": None, "for_you_skipped": reason}
     recommender = recommender_of(model)
-    products = inputs["products"]
-    eligible = products.loc[products["recommendable"], "product_id"]
-    lists = discovery_recommendations(recommender, inputs["order_lines"], eligible, publish_k(),
+    lists = discovery_recommendations(recommender, inputs["order_lines"], inputs["eligible"], publish_k(),
                                       features=_features_for(conn, recommender, inputs))
     write_customer_recommendations(conn, lists, version, run_id, features_build=inputs["features_build"],
                                    for_you=True)
@@ -139,7 +136,8 @@ def _inputs(conn) -> dict:
     products["recommendable"] = recommendable(products, admin_api(quiet=True) is not None)
     return {"order_lines": order_lines, "products": products,
             "customers": [] if customers is None else customers["customer_id"].tolist(),
-            "features_build": builds.get("fct_order_lines", {}).get("invocation_id")}
+            "features_build": builds.get("fct_order_lines", {}).get("invocation_id"),
+            "eligible": products.loc[products["recommendable"], "product_id"]}
 
 
 def recommendable(products: pd.DataFrame, writes_to_store: bool) -> pd.Series:
@@ -318,7 +316,8 @@ def write_products_import(run_id: str, model_version: int) -> dict:
         titles=dict(zip(products["product_id"], products["title"], strict=True)))
     reason = ("no Admin API token: nothing was written to the store. Import the related products by hand: "
               f"{path} (Products → Import, overwrite products with matching handles; docs/contracts.md, "
-              "\"Exports-only stores\"). Buy again need the Admin API: they are in ml.customer_recommendations.")
+              "\"Exports-only stores\"). The customer lists (buy_again, for_you) need the Admin API: they are in "
+              "ml.customer_recommendations and ml.for_you_recommendations.")
     log.warning("not published through the Admin API: %s", reason)
     return {"metafields_written": 0, "publish_skipped": reason, "products_import_csv": str(path),
             "products_import_rows": rows, "published_model_version": int(model_version)}
